@@ -1,0 +1,267 @@
+"""The ``lcr`` command. Exit codes: 0 done, 1 input rejected (nothing written), 2 usage error.
+
+Every command that needs the store opens it through ``_engine`` (which runs the migrations);
+every :class:`lcr.errors.LcrError` is turned into a message (or, with ``--json``, a JSON error
+document on stdout) and exit code 1 in one place, ``_fail``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+
+from lcr import config
+from lcr.decks.plan import NoticePolicy
+from lcr.errors import LcrError
+from lcr.model import Carrier, Customer, Gateway, OwnerKind
+from lcr.money import to_micro
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _engine(url: str | None) -> Engine:
+    from lcr.store.db import open_store
+
+    return open_store(config.database_url(url))
+
+
+def _fail(exc: LcrError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(exc.to_json(), indent=2))
+    else:
+        click.echo(f"lcr: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handles_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LcrError as exc:
+            _fail(exc, bool(kwargs.get("as_json")))
+
+    return wrapper  # type: ignore[return-value]
+
+
+db_option = click.option(
+    "--database-url", "database_url", default=None, metavar="URL", help=config.DATABASE_URL.help
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lcr")
+def main() -> None:
+    """lcr: wholesale least-cost routing and rating engine."""
+
+
+# --- db --------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The rate store's schema."""
+
+
+@db.command("upgrade")
+@db_option
+@handles_errors
+def db_upgrade(database_url: str | None) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    from lcr.store.db import make_engine, upgrade
+
+    url = config.database_url(database_url)
+    changed = upgrade(make_engine(url))
+    click.echo("schema upgraded to head" if changed else "schema already at head")
+
+
+@main.command("settings")
+def settings() -> None:
+    """Print every setting, its environment variable, default and meaning."""
+    for s in config.ALL:
+        click.echo(f"{s.env}  (default: {s.default or '(empty)'})\n    {s.help}")
+
+
+# --- carriers and customers --------------------------------------------------------------------
+
+
+@main.group()
+def carrier() -> None:
+    """Vendors lcr buys termination from."""
+
+
+@carrier.command("add")
+@click.argument("name")
+@click.option("--gateway", "gateways", multiple=True, required=True, metavar="HOST[:PORT]",
+              help="SIP gateway of the carrier (repeatable; the first is routed to).")
+@click.option("--tech-prefix", default="", metavar="DIGITS", help="Digits the carrier wants before the number.")
+@click.option("--notice-days", default=7, show_default=True, type=click.IntRange(0, 365),
+              help="Minimum notice for a rate increase.")
+@db_option
+@handles_errors
+def carrier_add(name: str, gateways: tuple[str, ...], tech_prefix: str, notice_days: int,
+                database_url: str | None) -> None:
+    """Add a carrier."""
+    from lcr.errors import InputError
+    from lcr.store.db import writing
+    from lcr.store.parties import add_carrier
+
+    try:
+        gws = tuple(Gateway.parse(g) for g in gateways)
+    except ValueError as exc:
+        raise InputError(f"--gateway {exc}") from None
+    with writing(_engine(database_url)) as conn:
+        add_carrier(conn, Carrier(name, gws, tech_prefix, notice_days))
+    click.echo(f"carrier {name} added")
+
+
+@main.group()
+def customer() -> None:
+    """Customers lcr sells termination to."""
+
+
+@customer.command("add")
+@click.argument("name")
+@click.option("--prepaid/--postpaid", default=False, help="Prepaid: may spend its balance only. Default postpaid.")
+@click.option("--credit-limit", default=None, metavar="AMOUNT", help="Postpaid credit limit; none = unlimited.")
+@click.option("--source-ip", "source_ips", multiple=True, metavar="IP", help="Softswitch address (repeatable).")
+@click.option("--tech-prefix", default="", metavar="DIGITS", help="Digits the customer sends before the number.")
+@click.option("--min-margin", default="0", metavar="PERCENT", help="Keep carriers with rate <= sell*(1-m/100).")
+@click.option("--timezone", default="UTC", metavar="TZ", help="IANA time zone for invoices.")
+@click.option("--currency", default="USD", metavar="CUR", help="ISO 4217 billing currency.")
+@db_option
+@handles_errors
+def customer_add(name: str, prepaid: bool, credit_limit: str | None, source_ips: tuple[str, ...], tech_prefix: str,
+                 min_margin: str, timezone: str, currency: str, database_url: str | None) -> None:
+    """Add a customer."""
+    import ipaddress
+
+    from lcr.errors import InputError
+    from lcr.store.db import writing
+    from lcr.store.parties import add_customer
+
+    limit = None
+    if credit_limit is not None:
+        try:
+            limit = to_micro(credit_limit)
+        except ValueError as exc:
+            raise InputError(f"--credit-limit {exc}") from None
+        if limit < 0:
+            raise InputError(f"--credit-limit {credit_limit!r} must not be negative")
+    for ip in source_ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise InputError(f"--source-ip {ip!r} is not an IP address") from None
+    with writing(_engine(database_url)) as conn:
+        add_customer(conn, Customer(name, prepaid, limit, source_ips, tech_prefix, min_margin, timezone,
+                                    currency.upper()))
+    click.echo(f"customer {name} added")
+
+
+# --- decks ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def deck() -> None:
+    """Rate decks: import vendor files, export what is in force."""
+
+
+@deck.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--carrier", "carrier_name", default=None, metavar="NAME", help="The carrier whose buy deck this is.")
+@click.option("--customer", "customer_name", default=None, metavar="NAME", help="The customer whose sell deck this is.")
+@click.option("--profile", default=None, metavar="NAME", help="Import profile from ratedecks/profiles (default auto).")
+@click.option("--mode", type=click.Choice(["full", "delta"]), default="full", show_default=True,
+              help="full: codes the deck leaves out are closed; delta: only listed codes change.")
+@click.option("--received", default=None, metavar="YYYY-MM-DD", help="Day the deck was received (default today, UTC).")
+@click.option("--dry-run", is_flag=True, help="Print the change the deck would make; write nothing.")
+@click.option("--notice-policy", type=click.Choice([p.value for p in NoticePolicy]), default=None,
+              help=config.NOTICE_POLICY.help)
+@click.option("--ratedecks", default=None, metavar="DIR", help=config.RATEDECKS_DIR.help)
+@json_option
+@db_option
+def deck_import(files: tuple[Path, ...], carrier_name: str | None, customer_name: str | None, profile: str | None,
+                mode: str, received: str | None, dry_run: bool, notice_policy: str | None, ratedecks: str | None,
+                as_json: bool, database_url: str | None) -> None:
+    """Import one deck, several, or an inbox directory (owners from ratedecks/inbox.toml)."""
+    from lcr.inbox import ImportJob, run_jobs, jobs_for
+
+    try:
+        if carrier_name and customer_name:
+            raise click.UsageError("give --carrier or --customer, not both")
+        policy = NoticePolicy(notice_policy or config.NOTICE_POLICY.get())
+        decks_dir = config.ratedecks_dir(ratedecks)
+        single = len(files) == 1 and not files[0].is_dir()
+        if single and not (carrier_name or customer_name):
+            raise click.UsageError("give --carrier NAME or --customer NAME (or a directory with ratedecks/inbox.toml)")
+        jobs: list[ImportJob] = jobs_for(files, decks_dir, carrier=carrier_name, customer=customer_name,
+                                         profile=profile, mode=mode)
+        engine = _engine(database_url)
+    except LcrError as exc:
+        _fail(exc, as_json)
+        return
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    outcome = run_jobs(engine, jobs, received=received, dry_run=dry_run, policy=policy,
+                       profiles_dir=decks_dir / "profiles", move_processed=not single and not dry_run)
+    if as_json:
+        docs = outcome.json_docs()
+        click.echo(json.dumps(docs[0] if single else {"files": docs, "rejected": outcome.rejected}, indent=2))
+    else:
+        for text in outcome.texts(rows=dry_run):
+            click.echo(text, err=text.startswith("lcr: "))
+    sys.exit(1 if outcome.rejected else 0)
+
+
+@deck.command("export")
+@click.option("--carrier", "carrier_name", default=None, metavar="NAME")
+@click.option("--customer", "customer_name", default=None, metavar="NAME")
+@click.option("--at", "at", default=None, metavar="ISO8601", help="Instant (default now).")
+@click.option("--out", "out", default=None, type=click.Path(path_type=Path), help="File to write (default stdout).")
+@db_option
+@handles_errors
+def deck_export(carrier_name: str | None, customer_name: str | None, at: str | None, out: Path | None,
+                database_url: str | None) -> None:
+    """Write the rates in force at a given time as a canonical CSV deck."""
+    from lcr.store.export import export_deck
+    from lcr.timeutil import parse_instant
+
+    if bool(carrier_name) == bool(customer_name):
+        raise click.UsageError("give exactly one of --carrier NAME or --customer NAME")
+    kind = OwnerKind.CARRIER if carrier_name else OwnerKind.CUSTOMER
+    name = carrier_name or customer_name
+    text = export_deck(_engine(database_url), kind, name, parse_instant(at, "--at"))  # type: ignore[arg-type]
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
+# --- demo ------------------------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option("--ratedecks", default=None, metavar="DIR", help=config.RATEDECKS_DIR.help)
+@db_option
+@handles_errors
+def demo(ratedecks: str | None, database_url: str | None) -> None:
+    """The main job on the embedded default: the sample world (carriers, customer, decks)."""
+    from lcr.demo import load_demo
+
+    engine = _engine(database_url)
+    for line in load_demo(engine, config.ratedecks_dir(ratedecks)):
+        click.echo(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

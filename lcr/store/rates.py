@@ -1,0 +1,130 @@
+"""Rate versions in bulk: read an owner's versions into Polars, write a deck plan.
+
+Bulk paths are dialect-specific because a million rows must move in seconds: PostgreSQL uses
+``COPY`` (psycopg 3) both ways, SQLite uses the driver's ``executemany`` inside the caller's
+transaction. Everything else goes through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import polars as pl
+from sqlalchemy import Connection, and_, or_, select
+
+from lcr.decks.plan import EXISTING_SCHEMA, VERSION_SCHEMA, DeckPlan
+from lcr.model import OwnerKind
+from lcr.store.schema import rates
+
+VERSION_COLUMNS = list(VERSION_SCHEMA)
+_SELECT_COLUMNS = ["id", *VERSION_COLUMNS]
+
+
+def _driver(conn: Connection):  # type: ignore[no-untyped-def]
+    return conn.connection.driver_connection
+
+
+def load_versions(
+    conn: Connection, kind: OwnerKind, owner_id: int, *, live_only: bool = True, at: int | None = None
+) -> pl.DataFrame:
+    """The owner's versions (EXISTING_SCHEMA): live ones (not superseded) or those in force at ``at``."""
+    where = [rates.c.owner_kind == kind.value, rates.c.owner_id == owner_id]
+    if live_only:
+        where.append(or_(rates.c.effective_to.is_(None), rates.c.effective_to > rates.c.effective_from))
+    if at is not None:
+        where.append(and_(rates.c.effective_from <= at, or_(rates.c.effective_to.is_(None), rates.c.effective_to > at)))
+    query = select(*(rates.c[c] for c in _SELECT_COLUMNS)).where(*where).order_by(
+        rates.c.prefix, rates.c.effective_from
+    )
+    return _read_frame(conn, query)
+
+
+def load_all_versions(conn: Connection, kind: OwnerKind) -> pl.DataFrame:
+    """Every live version of every owner of one kind, with ``owner_id`` (routing and rating inputs)."""
+    query = (
+        select(rates.c.owner_id, *(rates.c[c] for c in _SELECT_COLUMNS))
+        .where(rates.c.owner_kind == kind.value)
+        .where(or_(rates.c.effective_to.is_(None), rates.c.effective_to > rates.c.effective_from))
+    )
+    return _read_frame(conn, query, extra={"owner_id": pl.Int64()})
+
+
+def _read_frame(conn: Connection, query, extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    schema = {**(extra or {}), **EXISTING_SCHEMA}
+    if conn.dialect.name == "postgresql":
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        buf = io.BytesIO()
+        with _driver(conn).cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buf.write(block)
+        if buf.tell() == 0:
+            return pl.DataFrame(schema=schema)
+        buf.seek(0)
+        frame = pl.read_csv(
+            buf, has_header=False, new_columns=list(schema), schema_overrides={"prefix": pl.String,
+                                                                             "destination": pl.String,
+                                                                             "blocked": pl.String},
+            infer_schema=False,
+        )
+        return frame.with_columns(pl.col("blocked") == "t", pl.col("destination").fill_null("")).cast(schema)  # type: ignore[arg-type]
+    rows = conn.execute(query).fetchall()
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def write_plan(conn: Connection, kind: OwnerKind, owner_id: int, import_id: int, plan: DeckPlan) -> None:
+    """Close superseded versions, then insert the new ones, in the caller's transaction."""
+    if not plan.closes.is_empty():
+        _close(conn, plan.closes)
+    if not plan.inserts.is_empty():
+        frame = plan.inserts.select(
+            pl.lit(kind.value).alias("owner_kind"),
+            pl.lit(owner_id).alias("owner_id"),
+            *VERSION_COLUMNS,
+            pl.lit(import_id).alias("import_id"),
+        )
+        _insert(conn, frame)
+
+
+_INSERT_COLUMNS = ["owner_kind", "owner_id", *VERSION_COLUMNS, "import_id"]
+
+
+def _insert(conn: Connection, frame: pl.DataFrame) -> None:
+    if conn.dialect.name == "postgresql":
+        buf = io.BytesIO()
+        frame.with_columns(pl.col("blocked").cast(pl.String).str.to_lowercase()).write_csv(buf, include_header=False)
+        cols = ", ".join(_INSERT_COLUMNS)
+        with _driver(conn).cursor() as cur, cur.copy(f"COPY rates ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buf.getvalue())
+        return
+    placeholders = ", ".join("?" for _ in _INSERT_COLUMNS)
+    sql = f"INSERT INTO rates ({', '.join(_INSERT_COLUMNS)}) VALUES ({placeholders})"
+    cur = _driver(conn).cursor()
+    cur.executemany(sql, _chunks(frame))
+    cur.close()
+
+
+def _chunks(frame: pl.DataFrame, size: int = 100_000) -> Iterator[tuple[object, ...]]:
+    for chunk in frame.iter_slices(size):
+        yield from chunk.iter_rows()
+
+
+def _close(conn: Connection, closes: pl.DataFrame) -> None:
+    if conn.dialect.name == "postgresql":
+        buf = io.BytesIO()
+        closes.write_csv(buf, include_header=False)
+        with _driver(conn).cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS rate_closes (id bigint, effective_to bigint) ON COMMIT DROP")
+            cur.execute("TRUNCATE rate_closes")
+            with cur.copy("COPY rate_closes (id, effective_to) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buf.getvalue())
+            cur.execute("UPDATE rates SET effective_to = c.effective_to FROM rate_closes c WHERE rates.id = c.id")
+        return
+    cur = _driver(conn).cursor()
+    cur.executemany(
+        "UPDATE rates SET effective_to = ? WHERE id = ?",
+        ((to, rid) for rid, to in closes.select("id", "effective_to").iter_rows()),
+    )
+    cur.close()

@@ -1,0 +1,109 @@
+"""The rate store's tables (SQLAlchemy Core). Schema changes go through Alembic migrations only.
+
+Money columns are integer micro-units (BigInteger); instants are integer seconds since the Unix
+epoch, UTC (BigInteger); an open end is NULL. A rate row is one *version* of one code of one
+owner, in force on ``[effective_from, effective_to)``; versions are never overwritten, only
+closed (``effective_to`` set). A version whose ``effective_to == effective_from`` was superseded
+before it took effect: it is kept for the audit trail and is never in force.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+carriers = Table(
+    "carriers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("gateways", Text, nullable=False),  # JSON list of "host:port"
+    Column("tech_prefix", String(32), nullable=False, server_default=""),
+    Column("notice_days", Integer, nullable=False, server_default="7"),
+    Column("aliases", Text, nullable=False, server_default="[]"),  # JSON list of names used by switches
+    Column("created_at", BigInteger, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("prepaid", Boolean, nullable=False, server_default="0"),
+    Column("credit_limit", BigInteger, nullable=True),  # micro-units; NULL = no limit
+    Column("source_ips", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("tech_prefix", String(32), nullable=False, server_default=""),
+    Column("min_margin", String(16), nullable=False, server_default="0"),  # percent, decimal string
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("currency", String(3), nullable=False, server_default="USD"),
+    Column("low_balance_threshold", BigInteger, nullable=True),
+    Column("webhook_url", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+deck_imports = Table(
+    "deck_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_kind", String(8), nullable=False),  # "carrier" | "customer"
+    Column("owner_id", Integer, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),  # sha256 of the file bytes
+    Column("received", BigInteger, nullable=False),
+    Column("mode", String(8), nullable=False),  # "full" | "delta"
+    Column("profile", String(64), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("summary", Text, nullable=False),  # JSON: counts per change kind
+    Column("warnings", Text, nullable=False),  # JSON list of strings
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_deck_imports_owner_hash", "owner_kind", "owner_id", "content_hash"),
+)
+
+rates = Table(
+    "rates",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("owner_kind", String(8), nullable=False),
+    Column("owner_id", Integer, nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("destination", Text, nullable=False, server_default=""),
+    Column("rate", BigInteger, nullable=False),  # micro-units per minute
+    Column("connect_fee", BigInteger, nullable=False, server_default="0"),
+    Column("first_interval", Integer, nullable=False, server_default="1"),
+    Column("next_interval", Integer, nullable=False, server_default="1"),
+    Column("effective_from", BigInteger, nullable=False),
+    Column("effective_to", BigInteger, nullable=True),
+    Column("blocked", Boolean, nullable=False, server_default="0"),
+    Column("import_id", Integer, ForeignKey("deck_imports.id"), nullable=False),
+    Index("ix_rates_owner_prefix", "owner_kind", "owner_id", "prefix", "effective_from"),
+)
+
+# One row (id = 1): a counter bumped by every change routers care about (decks, customers,
+# carriers, balances). Routers poll it on SQLite; PostgreSQL also NOTIFYs channel ``lcr_changes``.
+store_state = Table(
+    "store_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+)
+
