@@ -247,6 +247,49 @@ def deck_export(carrier_name: str | None, customer_name: str | None, at: str | N
         click.echo(f"wrote {out}", err=True)
 
 
+# --- routing -------------------------------------------------------------------------------------
+
+
+@main.command("route")
+@click.argument("number")
+@click.option("--customer", "customer_name", default=None, metavar="NAME", help="Sell rate and margin protection.")
+@click.option("--at", "at", default=None, metavar="ISO8601", help="Instant (default now).")
+@click.option("--explain", is_flag=True, help="Why each carrier was kept or dropped.")
+@json_option
+@db_option
+@handles_errors
+def route(number: str, customer_name: str | None, at: str | None, explain: bool, as_json: bool,
+          database_url: str | None) -> None:
+    """Look up the carriers for NUMBER, cheapest first (same answer as GET /v1/routes)."""
+    from lcr.api.render import answer_json, money
+    from lcr.routing import explain_at, lookup_at
+    from lcr.store.world import load_inputs
+    from lcr.timeutil import iso, parse_instant
+
+    when = parse_instant(at, "--at")
+    _version, inputs = load_inputs(_engine(database_url))
+    answer = (explain_at if explain else lookup_at)(inputs, number, customer_name, when)
+    if as_json:
+        click.echo(json.dumps(answer_json(answer), indent=2))
+        return
+    click.echo(f"number {answer.number} at {iso(when)}")
+    if answer.prefix is not None:
+        click.echo(f"customer {customer_name}: sell prefix {answer.prefix} ({answer.destination}) "
+                   f"at {money(answer.sell_rate)}/min")
+    if not answer.routes:
+        click.echo("no carrier can take this call")
+    for i, r in enumerate(answer.routes, 1):
+        margin = "" if r.margin is None else f"  margin {money(r.margin)}"
+        tech = f"  tech prefix {r.tech_prefix}" if r.tech_prefix else ""
+        click.echo(f"{i:>2}. {r.carrier:<16} {r.gateway.host}:{r.gateway.port:<6} prefix {r.prefix:<10} "
+                   f"rate {money(r.rate)}{margin}{tech}")
+    if answer.explanation is not None:
+        click.echo("why:")
+        for e in answer.explanation:
+            where = "no coverage" if e.prefix is None else f"prefix {e.prefix} rate {money(e.rate)}"
+            click.echo(f"  {e.carrier:<16} {e.verdict:<12} {where}  {e.detail}")
+
+
 # --- demo ------------------------------------------------------------------------------------------
 
 

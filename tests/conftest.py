@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,8 +33,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+_admin = None
+
+
 def _pg_admin():  # type: ignore[no-untyped-def]
-    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    """One AUTOCOMMIT engine on the server's admin database for the whole session."""
+    global _admin
+    if _admin is None:
+        _admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    return _admin
 
 
 def _pg_template() -> str:
@@ -48,7 +56,6 @@ def _pg_template() -> str:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         engine = open_store(str(make_url(PG_ADMIN_URL).set(database=name)))
         engine.dispose()
-        admin.dispose()
         _template = name
     return _template
 
@@ -68,6 +75,8 @@ def _drop_pg_template() -> Iterator[None]:
     if _template is not None:
         with _pg_admin().connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{_template}" WITH (FORCE)'))
+    if _admin is not None:
+        _admin.dispose()
 
 
 def pg_database() -> Iterator[str]:
@@ -85,7 +94,6 @@ def pg_database() -> Iterator[str]:
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

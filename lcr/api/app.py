@@ -1,0 +1,159 @@
+"""The HTTP API (FastAPI): route lookups, deck imports, parties, health and metrics.
+
+One JSON error shape for every error, ``{"error": {"code", "message"}}`` (``lcr.errors`` maps each
+error to its status). ``/v1/routes`` is the hot endpoint: no SQL, no pydantic model on the way
+out, one ``json.dumps`` of a dict built from the router's frozen answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lcr.api.auth import Auth, Role
+from lcr.api.metrics import Metrics
+from lcr.api.render import answer_json
+from lcr.decks.plan import NoticePolicy
+from lcr.errors import InputError, LcrError
+from lcr.model import OwnerKind
+from lcr.serving import RouterService
+
+log = logging.getLogger("lcr.api")
+
+ERROR_EXAMPLE = {"application/json": {"example": {"error": {"code": "NO_ROUTE", "message": "no route to 999"}}}}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json")
+
+
+def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = None,
+               profiles_dir: Path | None = None, notice_policy: NoticePolicy = NoticePolicy.WARN) -> FastAPI:
+    app = FastAPI(
+        title="lcr",
+        summary="Wholesale least-cost routing and rating engine",
+        description=(
+            "Route lookups for softswitches, deck imports for the rate desk. Every error has the shape "
+            '`{"error": {"code": "...", "message": "..."}}`. Money values are decimal strings. '
+            "Authentication: `Authorization: Bearer TOKEN` once tokens are configured "
+            "(read-only tokens may look up routes and balances; admin tokens may also change things)."
+        ),
+        version="1",
+    )
+    metrics = metrics or Metrics()
+    app.state.service, app.state.metrics, app.state.auth = service, metrics, auth
+    read = Depends(auth.require(Role.READ))
+    admin = Depends(auth.require(Role.ADMIN))
+
+    @app.exception_handler(LcrError)
+    async def _lcr_error(_request: Request, exc: LcrError) -> Response:
+        return _json(exc.to_json(), exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _json({"error": {"code": "BAD_REQUEST", "message": f"{where}: {first.get('msg', 'invalid')}"}}, 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        return _json({"error": {"code": code, "message": str(exc.detail)}}, exc.status_code)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and the snapshot being served")
+    def healthz() -> Response:
+        snap = service.snapshot()
+        return _json({"status": "ok", "store_version": service.version, "snapshot_at": snap.at,
+                      "valid_until": snap.valid_until})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus text format",
+             response_class=PlainTextResponse)
+    def prometheus() -> Response:
+        return PlainTextResponse(metrics.render(service), media_type="text/plain; version=0.0.4")
+
+    @app.get("/ping", tags=["operations"], summary="Trivial endpoint (the HTTP benchmark's baseline)",
+             include_in_schema=True)
+    def ping() -> Response:
+        return _json({"pong": True})
+
+    @app.get(
+        "/v1/routes",
+        tags=["routing"],
+        summary="Carriers that may carry a call, cheapest first",
+        dependencies=[read],
+        responses={
+            200: {"content": {"application/json": {"example": {
+                "number": "4915123456789", "prefix": "4915", "destination": "Germany Mobile", "sell_rate": "0.06",
+                "routes": [{"carrier": "centauri", "gateway": "198.51.100.30:5080", "prefix": "4915",
+                            "rate": "0.0455", "margin": "0.0145"}]}}}},
+            400: {"description": "malformed number", "content": ERROR_EXAMPLE},
+            402: {"description": "no credit", "content": ERROR_EXAMPLE},
+            403: {"description": "blocked destination", "content": ERROR_EXAMPLE},
+            404: {"description": "no route", "content": ERROR_EXAMPLE},
+        },
+    )
+    def routes(
+        number: Annotated[str, Query(description="Dialled number; `+`, `00`, `011` and the customer's tech prefix are stripped")],
+        customer: Annotated[str | None, Query(description="Customer name: adds its sell rate and margin protection")] = None,
+        at: Annotated[str | None, Query(description="ISO 8601 instant (default now)")] = None,
+        explain: Annotated[bool, Query(description="Add, per carrier, why it was kept or dropped")] = False,
+    ) -> Response:
+        try:
+            if at is None:
+                snap = service.snapshot()
+                answer = snap.explain(number, customer) if explain else snap.lookup(number, customer)
+            else:
+                from lcr.routing import explain_at, lookup_at
+                from lcr.timeutil import parse_instant
+
+                when = parse_instant(at, "at")
+                answer = (explain_at if explain else lookup_at)(service.inputs, number, customer, when)
+        except LcrError as exc:
+            metrics.count_route(exc.code)
+            raise
+        metrics.count_route("OK")
+        return _json(answer_json(answer))
+
+    @app.post("/v1/decks", tags=["decks"], summary="Upload and import a rate deck", dependencies=[admin],
+              status_code=201)
+    async def upload_deck(
+        file: Annotated[UploadFile, File(description="The deck file (CSV or XLSX) as the vendor sent it")],
+        carrier: Annotated[str | None, Form()] = None,
+        customer: Annotated[str | None, Form()] = None,
+        profile: Annotated[str | None, Form()] = None,
+        mode: Annotated[str, Form(pattern="^(full|delta)$")] = "full",
+        received: Annotated[str | None, Form(description="YYYY-MM-DD; default today (UTC)")] = None,
+        dry_run: Annotated[bool, Form()] = False,
+    ) -> Response:
+        from lcr.store.imports import import_deck, parse_received
+
+        if bool(carrier) == bool(customer):
+            raise InputError("give exactly one of carrier or customer")
+        kind = OwnerKind.CARRIER if carrier else OwnerKind.CUSTOMER
+        name = Path(file.filename or "deck.csv").name
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(await file.read())
+            report = import_deck(service.engine, path, kind=kind, owner=carrier or customer,  # type: ignore[arg-type]
+                                 profile=profile, profiles_dir=profiles_dir, mode=mode,
+                                 received=parse_received(received), dry_run=dry_run, policy=notice_policy)
+        return _json(report.to_json(), 201 if report.status == "imported" else 200)
+
+    @app.get("/v1/decks/imports", tags=["decks"], summary="Import history (newest first)", dependencies=[read])
+    def imports(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
+        from lcr.store.history import import_history
+
+        return _json({"imports": import_history(service.engine, limit)})
+
+    return app
+
+
+__all__ = ["JSONResponse", "create_app"]

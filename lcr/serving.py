@@ -1,0 +1,141 @@
+"""Keeping a router current while it serves: reloads, timed switches, one snapshot for HTTP and SIP.
+
+``RouterService.snapshot()`` is the hot path's only call: it returns the current immutable
+snapshot (a reference read, plus a clock check for the timed switch). Everything else happens
+on one background thread:
+
+- **reload**: a change made by any process bumps the store version. On PostgreSQL the thread
+  LISTENs on ``lcr_changes`` (woken at once by the NOTIFY of the committing transaction); on
+  SQLite it polls the version counter (every ``poll`` seconds; both poll as a safety net). A new
+  snapshot is built from a consistent read of the store and swapped in by one assignment: a
+  query sees the old table or the new one, never half of either, and never waits for a build.
+- **timed switch**: a snapshot knows ``valid_until``, the next instant any rate in it changes. The
+  thread builds the snapshot for that instant ahead of time; ``snapshot()`` switches to it as soon
+  as the clock passes the instant, without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from lcr.routing import Snapshot, build_snapshot
+from lcr.routing.inputs import RoutingInputs
+from lcr.store.db import NOTIFY_CHANNEL, store_version
+from lcr.store.world import load_inputs
+
+log = logging.getLogger("lcr.serving")
+
+
+class RouterService:
+    def __init__(self, engine: Engine, *, poll: float = 0.5, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.poll = poll
+        self.clock = clock
+        self._lock = threading.Lock()  # taken by the background thread only, never by queries
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reloads = 0
+        self.last_build_seconds = 0.0
+        self.version, self.inputs = load_inputs(engine)
+        self._current = self._build(self.inputs, int(self.clock()))
+        self._next: Snapshot | None = None
+
+    # --- the hot path ---------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        current = self._current
+        until = current.valid_until
+        if until is not None and self.clock() >= until:
+            nxt = self._next
+            if nxt is not None and nxt.at == until:
+                self._current, self._next = nxt, None
+                return nxt
+            # not prebuilt yet (e.g. an instant right after a reload): build now, once
+            with self._lock:
+                if self._current is current:
+                    self._current = self._build(self.inputs, int(self.clock()))
+            return self._current
+        return current
+
+    # --- the background thread --------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="lcr-router-reload", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def refresh(self) -> bool:
+        """Rebuild if the store changed; prebuild the next timed snapshot. True when reloaded."""
+        with self.engine.connect() as conn:
+            version = store_version(conn)
+        reloaded = False
+        if version != self.version:
+            t0 = time.perf_counter()
+            version, inputs = load_inputs(self.engine)
+            snap = self._build(inputs, int(self.clock()))
+            with self._lock:
+                self.version, self.inputs, self._current, self._next = version, inputs, snap, None
+            self.reloads += 1
+            reloaded = True
+            log.info("router reloaded: store version %s, built in %.2f s", version, time.perf_counter() - t0)
+        current = self._current
+        if current.valid_until is not None and (self._next is None or self._next.at != current.valid_until):
+            self._next = self._build(self.inputs, current.valid_until)
+        return reloaded
+
+    def _build(self, inputs: RoutingInputs, at: int) -> Snapshot:
+        t0 = time.perf_counter()
+        snap = build_snapshot(inputs, at)
+        self.last_build_seconds = time.perf_counter() - t0
+        return snap
+
+    def _run(self) -> None:
+        listener = _Listener(self.engine)
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.refresh()
+                except Exception:
+                    log.exception("router reload failed; still serving store version %s", self.version)
+                listener.wait(self.poll, self._stop)
+        finally:
+            listener.close()
+
+
+class _Listener:
+    """Waits for a NOTIFY on PostgreSQL; on SQLite (or when LISTEN fails) simply sleeps."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.conn = None
+        if engine.dialect.name == "postgresql":
+            try:
+                import psycopg
+
+                url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self.conn = psycopg.connect(url, autocommit=True)
+                self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            except Exception:
+                log.exception("LISTEN %s failed; polling the store version instead", NOTIFY_CHANNEL)
+                self.conn = None
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        if self.conn is None:
+            stop.wait(timeout)
+            return
+        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+            break
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()

@@ -1,0 +1,27 @@
+"""Test helpers for the store: a snapshot of every table, to prove that nothing was written."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from lcr.store.schema import metadata
+
+
+def table_dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    out = {}
+    with engine.connect() as conn:
+        for name, table in metadata.tables.items():
+            out[name] = [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns))]
+    return out
+
+
+def sqlite_files_digest(url: str) -> str:
+    """sha256 over the SQLite database file and its WAL, byte for byte."""
+    path = Path(url.removeprefix("sqlite:///"))
+    h = hashlib.sha256()
+    for p in (path, path.with_name(path.name + "-wal")):
+        h.update(p.read_bytes() if p.exists() else b"<absent>")
+    return h.hexdigest()
