@@ -29,7 +29,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _engine(url: str | None) -> Engine:
     from lcr.store.db import open_store
 
-    return open_store(config.database_url(url))
+    engine = open_store(config.database_url(url))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(engine.dispose)  # close pooled connections when the command ends
+    return engine
 
 
 def _fail(exc: LcrError, as_json: bool) -> None:
@@ -78,8 +82,11 @@ def db_upgrade(database_url: str | None) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     from lcr.store.db import make_engine, upgrade
 
-    url = config.database_url(database_url)
-    changed = upgrade(make_engine(url))
+    engine = make_engine(config.database_url(database_url))
+    try:
+        changed = upgrade(engine)
+    finally:
+        engine.dispose()
     click.echo("schema upgraded to head" if changed else "schema already at head")
 
 

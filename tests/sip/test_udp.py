@@ -1,0 +1,157 @@
+"""The redirect server over real UDP on 127.0.0.1: in a thread of this process, and as workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lcr.sip.server import SipEndpoint, new_event_loop, open_sip_endpoint, start_sip_workers
+from lcr.sip.snapshot import RouteSnapshot
+from tests.sip.sipmsg import Response, parse_response, request
+from tests.sip.world import WorldSnapshot, real_snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ThreadServer:
+    """``open_sip_endpoint`` in an event loop (uvloop) running in a thread, over the test world compiled
+    by the real router (``lcr.routing.build_snapshot``); ``snapshot`` can be swapped (a reload)."""
+
+    def __init__(self) -> None:
+        self.snapshot: RouteSnapshot = real_snapshot()
+        self.loop = new_event_loop()
+        self.endpoint: SipEndpoint | None = None
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+
+            async def start() -> None:
+                self.endpoint = await open_sip_endpoint("127.0.0.1", 0, lambda: self.snapshot)
+                started.set()
+
+            self.loop.run_until_complete(start())
+            self.loop.run_forever()
+            self.endpoint.close()  # type: ignore[union-attr]
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert started.wait(10)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.endpoint.address  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadServer]:
+    s = ThreadServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def client() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))  # 127.0.0.1 is globex's source IP in the test world
+    sock.settimeout(5)
+    yield sock
+    sock.close()
+
+
+def exchange(client: socket.socket, address: tuple[str, int], data: bytes) -> bytes:
+    client.sendto(data, address)
+    answer, source = client.recvfrom(65535)
+    assert source == address
+    return answer
+
+
+def ask(client: socket.socket, address: tuple[str, int], data: bytes) -> Response:
+    return parse_response(exchange(client, address, data))
+
+
+def test_invite_gets_302_with_contacts(server: ThreadServer, client: socket.socket) -> None:
+    r = ask(client, server.address, request())
+    assert r.status == 302
+    assert r.contacts() == [
+        ("4455442071234567", "192.0.2.10", "1.0"),
+        ("442071234567", "gw.borealis.example:5080", "0.9"),
+    ]
+
+
+def test_retransmission_gets_the_same_bytes(server: ThreadServer, client: socket.socket) -> None:
+    assert exchange(client, server.address, request()) == exchange(client, server.address, request())
+
+
+def test_options_refusals_and_ack(server: ThreadServer, client: socket.socket) -> None:
+    assert ask(client, server.address, request("OPTIONS", "sip:lcr.example")).status == 200
+    assert ask(client, server.address, request(uri="sip:99912345@x")).status == 404
+    assert ask(client, server.address, request(uri="sip:88112345@x")).status == 403
+    client.sendto(request("ACK"), server.address)  # absorbed: the next answer is the OPTIONS one
+    assert ask(client, server.address, request("OPTIONS", "sip:lcr.example", call_id="o2")).one("Call-ID") == "o2"
+
+
+def test_server_survives_malformed_datagrams(server: ThreadServer, client: socket.socket) -> None:
+    for garbage in (b"\xff" * 1000, b"INVITE", b"", b"\x00" * 10, os.urandom(1400)):
+        client.sendto(garbage, server.address)
+    assert ask(client, server.address, request()).status == 302
+    counters = server.endpoint.counters  # type: ignore[union-attr]
+    assert counters.dropped + counters.keepalives >= 4 and counters.redirected == 1
+    assert counters.internal_errors == 0
+
+
+def test_a_swapped_snapshot_reaches_the_next_invite(server: ThreadServer, client: socket.socket) -> None:
+    assert ask(client, server.address, request()).status == 302
+    server.snapshot = WorldSnapshot(by_ip={})  # a reload (here to the in-test world without globex's IP)
+    assert ask(client, server.address, request()).status == 403
+
+
+def test_serve_sip_with_two_workers_until_sigterm(client: socket.socket) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.sip.serve_world", "--workers", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line.startswith("READY"), line
+            _, host, port = line.split()
+            assert ask(client, (host, int(port)), request()).status == 302
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+
+
+def test_workers_share_the_port_and_sum_their_counters() -> None:
+    snapshot = real_snapshot()
+    pool = start_sip_workers("127.0.0.1", 0, lambda: snapshot, workers=2)
+    try:
+        assert len(pool.pids) == 2
+        for i in range(20):  # 20 source ports: SO_REUSEPORT hashes them over both workers
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                sock.settimeout(5)
+                assert ask(sock, pool.address, request(call_id=f"w{i}")).status == 302
+        deadline = time.monotonic() + 5
+        while pool.counters().redirected < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pool.counters().redirected == 20
+    finally:
+        pool.stop()
