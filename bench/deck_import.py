@@ -1,6 +1,6 @@
 """Deck import benchmark: 1,000,000-row canonical decks into SQLite and PostgreSQL.
 
-Workload: a generated canonical deck of 1,000,000 rows (200,000 international codes, 800,000
+Workload: a generated canonical deck of 1,000,000 rows (400,000 international codes, 600,000
 NPANXX 7-digit codes, 4-6 decimal rates) imported as a full deck into an empty store, then a
 second full deck of the same codes with 5% of the rates changed (effective later). Each import
 runs as ``lcr deck import`` in its own process, so wall time and peak RSS are the command's own.

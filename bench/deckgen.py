@@ -1,6 +1,6 @@
 """Generate realistic canonical rate decks for benchmarks (deterministic for a seed).
 
-A deck of N rows: 20% international codes (a real country code + 1-4 more digits), 80% US
+A deck of N rows: 40% international codes (a real country code + 1-4 more digits), 60% US
 NPANXX 7-digit codes under ``1``; rates with 4-6 decimals; every code unique.
 """
 
@@ -20,7 +20,7 @@ COUNTRY_CODES = (
 
 
 def codes(n: int, rng: random.Random) -> list[str]:
-    n_intl = n // 5
+    n_intl = n * 2 // 5
     seen: set[str] = set()
     out: list[str] = []
     while len(out) < n_intl:
@@ -28,8 +28,8 @@ def codes(n: int, rng: random.Random) -> list[str]:
         if code not in seen:
             seen.add(code)
             out.append(code)
-    # NPANXX: NPA 201-989, NXX 200-999, taken in a shuffled order without repeats
-    npanxx = rng.sample(range(800 * 800), n - n_intl)
+    # NPANXX: NPA 201-999, NXX 200-999 (639,200 possible), taken in a shuffled order without repeats
+    npanxx = rng.sample(range(799 * 800), n - n_intl)
     out.extend(f"1{201 + v // 800}{200 + v % 800}" for v in npanxx)
     return out
 

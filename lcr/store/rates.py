@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from lcr.decks.plan import EXISTING_SCHEMA, VERSION_SCHEMA, DeckPlan
 from lcr.model import OwnerKind
@@ -34,9 +34,7 @@ def load_versions(
         where.append(or_(rates.c.effective_to.is_(None), rates.c.effective_to > rates.c.effective_from))
     if at is not None:
         where.append(and_(rates.c.effective_from <= at, or_(rates.c.effective_to.is_(None), rates.c.effective_to > at)))
-    query = select(*(rates.c[c] for c in _SELECT_COLUMNS)).where(*where).order_by(
-        rates.c.prefix, rates.c.effective_from
-    )
+    query = select(*(rates.c[c] for c in _SELECT_COLUMNS)).where(*where)
     return _read_frame(conn, query)
 
 
@@ -53,25 +51,24 @@ def load_all_versions(conn: Connection, kind: OwnerKind) -> pl.DataFrame:
 def _read_frame(conn: Connection, query, extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     schema = {**(extra or {}), **EXISTING_SCHEMA}
     if conn.dialect.name == "postgresql":
-        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
-        buf = io.BytesIO()
-        with _driver(conn).cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-            for block in copy:
-                buf.write(block)
-        if buf.tell() == 0:
+        # one row of column arrays: decoded in C by psycopg (a COPY would cost a Python step per row)
+        inner = query.subquery()
+        agg = select(*(func.array_agg(inner.c[name]) for name in schema))
+        row = conn.execute(agg).one()
+        if row[0] is None:
             return pl.DataFrame(schema=schema)
-        buf.seek(0)
-        frame = pl.read_csv(
-            buf, has_header=False, new_columns=list(schema), schema_overrides={"prefix": pl.String,
-                                                                             "destination": pl.String,
-                                                                             "blocked": pl.String},
-            infer_schema=False,
-        )
-        return frame.with_columns(pl.col("blocked") == "t", pl.col("destination").fill_null("")).cast(schema)  # type: ignore[arg-type]
-    rows = conn.execute(query).fetchall()
+        return pl.DataFrame(dict(zip(schema, row, strict=True)), schema=schema)
+    compiled = query.compile(conn)
+    cur = _driver(conn).cursor()
+    try:
+        cur.execute(str(compiled), compiled.construct_params() and tuple(
+            compiled.construct_params()[k] for k in compiled.positiontup or ()))
+        rows = cur.fetchall()
+    finally:
+        cur.close()
     if not rows:
         return pl.DataFrame(schema=schema)
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def write_plan(conn: Connection, kind: OwnerKind, owner_id: int, import_id: int, plan: DeckPlan) -> None:
@@ -92,6 +89,8 @@ _INSERT_COLUMNS = ["owner_kind", "owner_id", *VERSION_COLUMNS, "import_id"]
 
 
 def _insert(conn: Connection, frame: pl.DataFrame) -> None:
+    # in index order: B-tree pages fill in sequence instead of at random (3x faster on SQLite)
+    frame = frame.sort("prefix", "effective_from")
     if conn.dialect.name == "postgresql":
         buf = io.BytesIO()
         frame.with_columns(pl.col("blocked").cast(pl.String).str.to_lowercase()).write_csv(buf, include_header=False)

@@ -13,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -84,7 +83,8 @@ rates = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("owner_kind", String(8), nullable=False),
     Column("owner_id", Integer, nullable=False),
-    Column("prefix", String(32), nullable=False),
+    # byte order ("C" collation on PostgreSQL): digits compare fast and sort the same everywhere
+    Column("prefix", String(32).with_variant(String(32, collation="C"), "postgresql"), nullable=False),
     Column("destination", Text, nullable=False, server_default=""),
     Column("rate", BigInteger, nullable=False),  # micro-units per minute
     Column("connect_fee", BigInteger, nullable=False, server_default="0"),
@@ -93,7 +93,8 @@ rates = Table(
     Column("effective_from", BigInteger, nullable=False),
     Column("effective_to", BigInteger, nullable=True),
     Column("blocked", Boolean, nullable=False, server_default="0"),
-    Column("import_id", Integer, ForeignKey("deck_imports.id"), nullable=False),
+    # the deck import that wrote the version; no foreign key: a per-row check costs seconds per million rows
+    Column("import_id", Integer, nullable=False),
     Index("ix_rates_owner_prefix", "owner_kind", "owner_id", "prefix", "effective_from"),
 )
 

@@ -72,7 +72,8 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('owner_kind', sa.String(length=8), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
-    sa.Column('prefix', sa.String(length=32), nullable=False),
+    sa.Column('prefix', sa.String(length=32).with_variant(sa.String(length=32, collation='C'), 'postgresql'),
+              nullable=False),
     sa.Column('destination', sa.Text(), server_default='', nullable=False),
     sa.Column('rate', sa.BigInteger(), nullable=False),
     sa.Column('connect_fee', sa.BigInteger(), server_default='0', nullable=False),
@@ -82,7 +83,6 @@ def upgrade() -> None:
     sa.Column('effective_to', sa.BigInteger(), nullable=True),
     sa.Column('blocked', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('import_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['import_id'], ['deck_imports.id'], name=op.f('fk_rates_import_id_deck_imports')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rates'))
     )
     with op.batch_alter_table('rates', schema=None) as batch_op:
