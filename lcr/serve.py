@@ -1,0 +1,91 @@
+"""``lcr serve``: the HTTP API and the SIP redirect server in one event loop, over one router.
+
+Both read ``RouterService.snapshot()``, so a reload (a deck import, a customer change, a payment)
+reaches HTTP and SIP at the same moment. uvicorn runs on uvloop with httptools; the SIP endpoint
+is a UDP socket in the same loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from lcr.api.app import create_app
+from lcr.api.auth import Auth
+from lcr.api.metrics import Metrics
+from lcr.decks.plan import NoticePolicy
+from lcr.errors import InputError
+from lcr.serving import RouterService
+
+log = logging.getLogger("lcr.serve")
+
+
+def parse_hostport(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise InputError(f"{flag} {text!r} is not HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def serve(
+    engine: Engine,
+    *,
+    http: tuple[str, int] | None,
+    sip: tuple[str, int] | None,
+    auth: Auth,
+    profiles_dir: Path,
+    notice_policy: NoticePolicy = NoticePolicy.WARN,
+    ready: Callable[[dict[str, tuple[str, int]]], None] | None = None,
+) -> None:
+    import uvicorn
+
+    from lcr.sip.server import open_sip_endpoint
+
+    service = RouterService(engine)
+    service.start()
+    metrics = Metrics()
+    bound: dict[str, tuple[str, int]] = {}
+    endpoint = None
+    try:
+        if sip is not None:
+            endpoint = await open_sip_endpoint(sip[0], sip[1], service.snapshot)
+            metrics.sources["lcr_sip_total"] = endpoint.counters.as_dict
+            bound["sip"] = endpoint.address
+            log.info("SIP redirect server on udp:%s:%d", *endpoint.address)
+        if auth.demo_mode:
+            log.warning("no API token configured (LCR_API_TOKEN): demo mode, HTTP serves loopback clients only")
+        if http is None:
+            if ready is not None:
+                ready(bound)
+            await asyncio.Event().wait()
+            return
+        app = create_app(service, auth=auth, metrics=metrics, profiles_dir=profiles_dir, notice_policy=notice_policy)
+        config = uvicorn.Config(app, host=http[0], port=http[1], http="httptools", loop="none", access_log=False,
+                                log_level="info", lifespan="off")
+        server = uvicorn.Server(config)
+        if ready is not None:
+            async def announce() -> None:
+                while not server.started:
+                    await asyncio.sleep(0.02)
+                sock = server.servers[0].sockets[0] if server.servers else None
+                bound["http"] = sock.getsockname()[:2] if sock else http
+                ready(bound)
+
+            asyncio.get_running_loop().create_task(announce())
+        await server.serve()
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+        service.stop()
+
+
+def run(engine: Engine, **kwargs: object) -> None:
+    from lcr.sip.server import new_event_loop
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(serve(engine, **kwargs))  # type: ignore[arg-type]
