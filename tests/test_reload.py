@@ -1,0 +1,123 @@
+"""Hot reload: a change made by another process reaches a running `lcr serve` within 2 seconds,
+and queries during a reload all succeed (real processes, real sockets, both databases)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lcr.model import OwnerKind
+from lcr.serving import RouterService
+from lcr.store.imports import import_deck, parse_received
+from tests.world import REPO, load_sample_world
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lcr_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lcr.cli", *args]
+
+
+def test_running_server_sees_another_process_import_within_2_seconds(engine, store_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    load_sample_world(engine)
+    http_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    env = {**os.environ, "LCR_DATABASE_URL": store_url}
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(lcr_cmd("serve", "--http", f"127.0.0.1:{http_port}", "--sip", f"127.0.0.1:{sip_port}"),
+                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{http_port}/v1/routes"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                before = httpx.get(url, params={"number": "447400123456"}, timeout=2).json()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError("lcr serve did not start") from None
+                time.sleep(0.1)
+        assert "zeta" not in [r["carrier"] for r in before["routes"]]
+        # another process adds a carrier and imports its deck
+        subprocess.run(lcr_cmd("carrier", "add", "zeta", "--gateway", "192.0.2.99"), env=env, check=True,
+                       capture_output=True)
+        deck = tmp_path / "zeta.csv"
+        deck.write_text("prefix,destination,rate,effective_date\n4474,UK Mobile,0.0001,2026-11-01\n")
+        subprocess.run(lcr_cmd("deck", "import", str(deck), "--carrier", "zeta"), env=env, check=True,
+                       capture_output=True)
+        committed = time.monotonic()
+        while True:
+            routes = httpx.get(url, params={"number": "447400123456"}, timeout=2).json()["routes"]
+            if routes[0]["carrier"] == "zeta":
+                break
+            assert time.monotonic() - committed < 2.0, "the new deck was not served within 2 seconds"
+            time.sleep(0.05)
+        assert routes[0]["rate"] == "0.0001"
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+def test_reload_under_concurrent_queries_loses_none(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    load_sample_world(engine)
+    service = RouterService(engine, poll=0.05)
+    service.start()
+    errors: list[BaseException] = []
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def query() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(len(service.snapshot().lookup("4915123456789", "globex").routes))
+                time.sleep(0.0002)  # leave the GIL to the importer and the reload thread now and then
+            except BaseException as exc:  # noqa: BLE001 - every failure is a test failure
+                errors.append(exc)
+
+    threads = [threading.Thread(target=query) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):
+            deck = tmp_path / f"acme_{i}.csv"
+            deck.write_text(f"prefix,destination,rate,effective_date\n4915,DE Mobile,0.0{i + 1}0,2026-11-01\n")
+            import_deck(engine, deck, kind=OwnerKind.CARRIER, owner="acme", mode="delta",
+                        received=parse_received("2026-11-20"))
+            deadline = time.monotonic() + 5
+            while service.reloads < i + 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        service.stop()
+    assert not errors, errors[:3]
+    assert service.reloads >= 5
+    assert len(answers) > 100 and all(n >= 1 for n in answers)
+
+
+@pytest.mark.parametrize("offset", [-1, 0])
+def test_timed_switch_without_restart(engine, tmp_path: Path, offset: int) -> None:  # type: ignore[no-untyped-def]
+    """A snapshot switches by itself at the instant a future rate takes effect (clock injected)."""
+    load_sample_world(engine)
+    t = parse_received("2026-11-15")  # centauri's 4917 starts then
+    now = [float(t - 10)]
+    service = RouterService(engine, clock=lambda: now[0])
+    service.refresh()  # prebuilds the next snapshot, as the background thread does
+    first = service.snapshot()
+    assert first.valid_until is not None and first.valid_until <= t
+    now[0] = float(first.valid_until + offset)
+    prefix = next(r.prefix for r in service.snapshot().lookup("4917012345").routes if r.carrier == "centauri")
+    assert prefix == ("49" if offset < 0 else "4917")
