@@ -318,6 +318,100 @@ def serve(http: str | None, sip: str | None, ratedecks: str | None, database_url
     )
 
 
+# --- CDRs, balances, payments -------------------------------------------------------------------------
+
+
+@main.group()
+def cdr() -> None:
+    """Call detail records: import and rate, list what could not be rated."""
+
+
+@cdr.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["canonical", "freeswitch", "asterisk", "parquet"]), default=None,
+              help="Default: detected from the file.")
+@click.option("--switch-tz", default=None, metavar="TZ", help=config.SWITCH_TZ.help)
+@json_option
+@db_option
+@handles_errors
+def cdr_import(file: Path, fmt: str | None, switch_tz: str | None, as_json: bool, database_url: str | None) -> None:
+    """Rate and store the calls of FILE; a call already stored is a duplicate and charged nothing."""
+    from lcr.store.cdrs import import_cdr_file
+
+    report = import_cdr_file(_engine(database_url), file, fmt=fmt, switch_tz=switch_tz or config.SWITCH_TZ.get())
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
+
+
+@cdr.command("unrated")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100000))
+@json_option
+@db_option
+@handles_errors
+def cdr_unrated(limit: int, as_json: bool, database_url: str | None) -> None:
+    """Calls stored without a sell charge, and quarantined lines, with their reasons."""
+    from lcr.store.unrated import unrated_listing
+
+    doc = unrated_listing(_engine(database_url), limit)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"{doc['unrated_total']} unrated calls, {doc['quarantined_total']} quarantined lines")
+    for c in doc["calls"]:
+        click.echo(f"  {c['call_id']:<40} {c['customer'] or '-':<12} {c['dst']:<18} {c['start_time']}  {c['reason']}")
+    for q in doc["quarantined"]:
+        click.echo(f"  {q['source']} line {q['line']}: {q['reason']}")
+
+
+@main.command("balance")
+@click.argument("name")
+@json_option
+@db_option
+@handles_errors
+def balance(name: str, as_json: bool, database_url: str | None) -> None:
+    """A customer's balance, credit limit and available credit."""
+    from lcr.api.render import money
+    from lcr.store.ledger import balance_of
+
+    with _engine(database_url).connect() as conn:
+        view = balance_of(conn, name)
+    if as_json:
+        click.echo(json.dumps(view.to_json(), indent=2))
+        return
+    limit = "prepaid" if view.prepaid else ("unlimited" if view.credit_limit is None else money(view.credit_limit))
+    avail = "unlimited" if view.available is None else money(view.available)
+    click.echo(f"{view.customer}: balance {money(view.balance)} {view.currency}, credit limit {limit}, "
+               f"available {avail}")
+
+
+@main.group()
+def payment() -> None:
+    """Customer payments."""
+
+
+@payment.command("add")
+@click.argument("name")
+@click.argument("amount")
+@click.option("--reference", default=None, metavar="TEXT", help="Bank reference, receipt number...")
+@json_option
+@db_option
+@handles_errors
+def payment_add(name: str, amount: str, reference: str | None, as_json: bool, database_url: str | None) -> None:
+    """Record a payment of AMOUNT (negative for a refund) from customer NAME."""
+    from lcr.errors import InputError
+    from lcr.store.db import writing
+    from lcr.store.ledger import add_payment, raise_alarms
+
+    try:
+        micro = to_micro(amount)
+    except ValueError as exc:
+        raise InputError(f"AMOUNT {exc}") from None
+    with writing(_engine(database_url)) as conn:
+        view, alarm = add_payment(conn, name, micro, reference)
+    raise_alarms([alarm] if alarm else [])
+    click.echo(json.dumps(view.to_json(), indent=2) if as_json else
+               f"payment of {amount} recorded for {name}; balance now {view.to_json()['balance']}")
+
+
 # --- demo ------------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -57,6 +58,9 @@ customers = Table(
     Column("low_balance_threshold", BigInteger, nullable=True),
     Column("webhook_url", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # billing (migration 0002): the ledger's running sum, and whether the low-balance alarm is raised
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    Column("low_balance_alerted", Boolean, nullable=False, server_default="0"),
 )
 
 deck_imports = Table(
@@ -106,5 +110,103 @@ store_state = Table(
     Column("id", Integer, primary_key=True),
     Column("version", BigInteger, nullable=False),
     Column("changed_at", BigInteger, nullable=False),
+    # bumped by balance changes only (CDR charges, payments): routers refresh credit, not tables
+    Column("credit_version", BigInteger, nullable=False, server_default="0"),
 )
 
+
+
+# --- billing (migration 0002) -------------------------------------------------------------------
+
+cdr_imports = Table(
+    "cdr_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", Text, nullable=False),  # file name, or "api"
+    Column("format", String(16), nullable=False),
+    Column("content_hash", String(64), nullable=True),
+    Column("summary", Text, nullable=False),  # JSON: counts
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One row per call ever imported (call_id unique: a call is charged at most once). Both sides'
+# rating is kept on the row; an unrated side has only its reason. ``invoice_id`` /
+# ``invoiced_amount`` record what an issued invoice charged, so a later re-rate shows up as an
+# adjustment on the next invoice.
+cdrs = Table(
+    "cdrs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("call_id", String(128), nullable=False, unique=True),
+    Column("import_id", Integer, nullable=False),
+    Column("customer", String(64), nullable=True),
+    Column("carrier", String(64), nullable=True),
+    Column("src", String(64), nullable=False, server_default=""),
+    Column("dst", String(64), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("answer_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("billsec", BigInteger, nullable=False),
+    Column("disposition", String(16), nullable=False),
+    Column("sell_prefix", String(32), nullable=True),
+    Column("sell_destination", Text, nullable=True),
+    Column("sell_rate", BigInteger, nullable=True),
+    Column("sell_billed", BigInteger, nullable=True),
+    Column("sell_amount", BigInteger, nullable=True),
+    Column("sell_reason", Text, nullable=True),
+    Column("buy_prefix", String(32), nullable=True),
+    Column("buy_rate", BigInteger, nullable=True),
+    Column("buy_billed", BigInteger, nullable=True),
+    Column("buy_amount", BigInteger, nullable=True),
+    Column("buy_reason", Text, nullable=True),
+    Column("margin", BigInteger, nullable=True),
+    Column("invoice_id", Integer, nullable=True),
+    Column("invoiced_amount", BigInteger, nullable=True),
+    Index("ix_cdrs_customer_start", "customer", "start_time"),
+    Index("ix_cdrs_import", "import_id"),
+)
+
+# Lines a CDR reader could not take, verbatim: quarantined, counted, never lost.
+cdr_quarantine = Table(
+    "cdr_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("import_id", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("line", Integer, nullable=True),
+    Column("raw", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The money ledger: every change of a customer's balance (micro-units; + raises the balance).
+# kind: "charges" (one entry per customer per CDR import), "payment", "adjustment", "rerate".
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("calls", Integer, nullable=False, server_default="0"),
+    Column("import_id", Integer, nullable=True),
+    Column("reference", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_ledger_customer", "customer_id", "created_at"),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("year", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("customer_id", Integer, nullable=False),
+    Column("period_from", String(10), nullable=False),
+    Column("period_to", String(10), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),  # the issued JSON facts: re-issue gives the same document
+    UniqueConstraint("customer_id", "period_from", "period_to", name="uq_invoices_period"),
+)
