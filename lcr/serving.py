@@ -20,12 +20,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import Engine
 
 from lcr.routing import Snapshot, build_snapshot
 from lcr.routing.inputs import RoutingInputs
 from lcr.store.db import NOTIFY_CHANNEL, store_version
+from lcr.store.ledger import credit_states, credit_version
 from lcr.store.world import load_inputs
 
 log = logging.getLogger("lcr.serving")
@@ -40,7 +42,10 @@ class RouterService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.reloads = 0
+        self.credit_reloads = 0
         self.last_build_seconds = 0.0
+        with engine.connect() as conn:
+            self.credit_version = credit_version(conn)
         self.version, self.inputs = load_inputs(engine)
         self._current = self._build(self.inputs, int(self.clock()))
         self._next: Snapshot | None = None
@@ -76,16 +81,35 @@ class RouterService:
             self._thread = None
 
     def refresh(self) -> bool:
-        """Rebuild if the store changed; prebuild the next timed snapshot. True when reloaded."""
+        """Rebuild if the store changed; prebuild the next timed snapshot. True when reloaded.
+
+        A balance change alone (CDR charges, payments) does not rebuild the tables: the current
+        snapshot is copied with the new credit states (``Snapshot.with_credit``), in milliseconds.
+        """
         with self.engine.connect() as conn:
             version = store_version(conn)
+            credit = credit_version(conn)
         reloaded = False
+        if version == self.version and credit != self.credit_version:
+            with self.engine.connect() as conn:
+                credit = credit_version(conn)
+                states = credit_states(conn)
+            with self._lock:
+                self.credit_version = credit
+                self.inputs = replace(self.inputs, credit=states)
+                self._current = self._current.with_credit(states)
+                if self._next is not None:
+                    self._next = self._next.with_credit(states)
+            self.credit_reloads += 1
         if version != self.version:
             t0 = time.perf_counter()
+            with self.engine.connect() as conn:
+                credit = credit_version(conn)
             version, inputs = load_inputs(self.engine)
             snap = self._build(inputs, int(self.clock()))
             with self._lock:
                 self.version, self.inputs, self._current, self._next = version, inputs, snap, None
+                self.credit_version = credit
             self.reloads += 1
             reloaded = True
             log.info("router reloaded: store version %s, built in %.2f s", version, time.perf_counter() - t0)

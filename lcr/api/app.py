@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lcr.api.auth import Auth, Role
@@ -27,6 +28,29 @@ from lcr.model import OwnerKind
 from lcr.serving import RouterService
 
 log = logging.getLogger("lcr.api")
+
+class PaymentIn(BaseModel):
+    amount: str = Field(description="Decimal string, e.g. \"100.00\"; negative for a refund")
+    reference: str | None = None
+
+
+class CdrIn(BaseModel):
+    call_id: str
+    customer: str | None = None
+    carrier: str | None = None
+    src: str = ""
+    dst: str
+    start_time: str = Field(description="ISO 8601, UTC unless an offset is given")
+    answer_time: str | None = None
+    end_time: str | None = None
+    billsec: int | str = Field(description="Whole seconds; a bad value quarantines the record, not the batch")
+    disposition: str = "ANSWERED"
+
+
+class CdrBatchIn(BaseModel):
+    source: str = Field("api", description="Where the batch comes from (switch name); shown in reports")
+    cdrs: list[CdrIn] = Field(max_length=100_000)
+
 
 ERROR_EXAMPLE = {"application/json": {"example": {"error": {"code": "NO_ROUTE", "message": "no route to 999"}}}}
 
@@ -146,6 +170,40 @@ def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = 
                                  profile=profile, profiles_dir=profiles_dir, mode=mode,
                                  received=parse_received(received), dry_run=dry_run, policy=notice_policy)
         return _json(report.to_json(), 201 if report.status == "imported" else 200)
+
+    @app.get("/v1/customers/{name}/balance", tags=["billing"], summary="Balance, credit limit, available credit",
+             dependencies=[read], responses={404: {"description": "no such customer", "content": ERROR_EXAMPLE}})
+    def customer_balance(name: str) -> Response:
+        from lcr.store.ledger import balance_of
+
+        with service.engine.connect() as conn:
+            return _json(balance_of(conn, name).to_json())
+
+    @app.post("/v1/customers/{name}/payments", tags=["billing"], summary="Record a payment", dependencies=[admin],
+              status_code=201)
+    def customer_payment(name: str, body: PaymentIn) -> Response:
+        from lcr.money import to_micro
+        from lcr.store.db import writing
+        from lcr.store.ledger import add_payment, raise_alarms
+
+        try:
+            micro = to_micro(body.amount)
+        except ValueError as exc:
+            raise InputError(f"amount: {exc}") from None
+        with writing(service.engine) as conn:
+            view, alarm = add_payment(conn, name, micro, body.reference)
+        raise_alarms([alarm] if alarm else [])
+        return _json(view.to_json(), 201)
+
+    @app.post("/v1/cdrs", tags=["billing"], summary="Rate and store a batch of canonical CDRs (JSON)",
+              dependencies=[admin])
+    def post_cdrs(batch: CdrBatchIn) -> Response:
+        from lcr.cdrs.json_batch import frame_from_json
+        from lcr.store.cdrs import import_cdr_batch
+
+        frame, problems = frame_from_json([c.model_dump() for c in batch.cdrs], source=batch.source)
+        report = import_cdr_batch(service.engine, frame, problems, source=batch.source, fmt="json")
+        return _json(report.to_json(), 200)
 
     @app.get("/v1/decks/imports", tags=["decks"], summary="Import history (newest first)", dependencies=[read])
     def imports(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:

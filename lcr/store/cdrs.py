@@ -83,7 +83,7 @@ class CdrImportReport:
 
 def _owned(conn: Connection, kind: OwnerKind) -> pl.DataFrame:
     table = carriers if kind is OwnerKind.CARRIER else customers
-    names = pl.DataFrame(list(conn.execute(select(table.c.id, table.c.name)).tuples()),
+    names = pl.DataFrame(list(conn.execute(select(table.c.id, table.c.name)).all()),
                          schema={"owner_id": pl.Int64, "owner": pl.String}, orient="row")
     versions = load_all_versions(conn, kind)
     return versions.join(names, on="owner_id", how="inner").drop("owner_id", "id")
@@ -129,7 +129,7 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
             _insert_new(conn, rated.select(STORED_COLUMNS).with_columns(
                 pl.lit(report.import_id, pl.Int64).alias("import_id")))
             _count(conn, report)
-            ids = dict(conn.execute(select(customers.c.name, customers.c.id)).tuples().all())
+            ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
             for name, amount in report.charged.items():
                 alarm = post(conn, ids[name], "charges", -amount, calls=report.charged_calls.get(name, 0),
                              import_id=report.import_id,
@@ -151,14 +151,14 @@ def _count(conn: Connection, report: CdrImportReport) -> None:
     per_customer = conn.execute(
         select(cdrs.c.customer, func.sum(cdrs.c.sell_amount), func.count())
         .where(mine, cdrs.c.sell_amount.is_not(None)).group_by(cdrs.c.customer)
-    ).tuples().all()
+    ).all()
     report.charged = {c: int(a) for c, a, _n in per_customer if a}
     report.charged_calls = {c: int(n) for c, _a, n in per_customer}
     report.rated = sum(int(n) for _c, _a, n in per_customer)
     report.unrated = report.imported - report.rated
     report.unrated_reasons = {r: int(n) for r, n in conn.execute(
         select(cdrs.c.sell_reason, func.count()).where(mine, cdrs.c.sell_amount.is_(None)).group_by(cdrs.c.sell_reason)
-    ).tuples()}
+    ).all()}
 
 
 _COLUMNS = [*STORED_COLUMNS, "import_id"]
