@@ -1,0 +1,123 @@
+"""CDR intake on both databases: samples in every format, exactly-once charging, quarantine,
+and concurrent importers and payments adding up to the micro-unit."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from lcr.store.cdrs import import_cdr_file
+from lcr.store.db import writing
+from lcr.store.ledger import add_payment, balance_of, ledger_sum
+from lcr.store.unrated import unrated_listing
+from tests.world import load_sample_world
+
+
+@pytest.fixture
+def world(engine):  # type: ignore[no-untyped-def]
+    load_sample_world(engine)
+    return engine
+
+
+def test_canonical_sample_is_rated_as_a_person_reads_it(world, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    report = import_cdr_file(world, shared_data / "cdrs" / "canonical_cdrs.csv")
+    assert (report.lines, report.imported, report.duplicates, report.malformed) == (7, 7, 0, 0)
+    # c-0001 60 s to 4915 at 0.06 (60/1) = 0.06; c-0002 37 s to 336 at 0.065 (1/1) = 0.040083;
+    # c-0003 unanswered = 0; c-0004 121 s to 2348 at 0.14 (60/60) = 180 s -> 0.42 + fee 0.01;
+    # c-0005 13 s to 1 at 0.0095 (6/6) = 18 s -> 0.00285; c-0006 999 not covered; c-0007 = c-0001's price
+    assert report.charged == {"globex": 60_000 + 40_083 + 0 + 430_000 + 2_850 + 60_000}
+    assert report.unrated_reasons == {"no sell rate": 1}
+    with world.connect() as conn:
+        assert balance_of(conn, "globex").balance == -592_933
+        assert ledger_sum(conn, "globex") == -592_933
+    listing = unrated_listing(world)
+    assert [c["call_id"] for c in listing["calls"]] == ["c-0006"]
+
+
+def test_every_call_is_charged_once_across_files_and_formats(world, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = import_cdr_file(world, shared_data / "cdrs" / "freeswitch_cdr.csv")
+    assert (first.lines, first.imported, first.duplicates) == (7, 6, 1)  # the last row repeats the first uuid
+    again = import_cdr_file(world, shared_data / "cdrs" / "freeswitch_cdr.csv")
+    assert (again.imported, again.duplicates, again.charged) == (0, 7, {})
+    # the same calls re-exported as canonical CSV under the same ids: still duplicates
+    (tmp_path / "same.csv").write_text(
+        "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+        "0b4e6a1c-2f1d-4c1e-9a7e-3a9c1f000001,globex,acme,1555,4915123456789,2026-11-03T10:00:00Z,,,"
+        "60,ANSWERED\n"
+    )
+    assert import_cdr_file(world, tmp_path / "same.csv").duplicates == 1
+    with world.connect() as conn:
+        assert balance_of(conn, "globex").balance == -sum(first.charged.values())
+
+
+def test_asterisk_carrier_from_dstchannel_or_lastdata(world, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    report = import_cdr_file(world, shared_data / "cdrs" / "asterisk_master.csv")
+    assert report.imported == 6 and report.unrated == 0
+    from sqlalchemy import select
+
+    from lcr.store.schema import cdrs
+
+    with world.connect() as conn:
+        rows = dict(conn.execute(select(cdrs.c.dst, cdrs.c.carrier)).all())
+    assert rows["12125550123"] == "delta"  # dstchannel empty: the peer from lastdata
+    assert rows["4915123456789"] == "acme"
+
+
+def test_malformed_lines_are_quarantined_not_lost(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "mixed.csv"
+    f.write_text(
+        "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+        "m-1,globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+        "m-2,globex,acme,1,4915123456789,yesterday,,,60,ANSWERED\n"
+        "m-3,globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,sixty,ANSWERED\n"
+    )
+    report = import_cdr_file(world, f)
+    assert (report.imported, report.malformed) == (1, 2)
+    assert [(p.line, p.column) for p in report.problems] == [(3, "start_time"), (4, "billsec")]
+    quarantined = unrated_listing(world)["quarantined"]
+    assert [q["line"] for q in quarantined] == [3, 4]
+    assert quarantined[0]["raw"].startswith("m-2,globex")
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_concurrent_imports_and_payments_add_up_exactly(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    header = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+    files = []
+    for k in range(2):  # two files sharing half their calls: the shared ones are charged once
+        lines = [f"k-{i},globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,{30 + i % 97},ANSWERED"
+                 for i in range(k * 1500, k * 1500 + 3000)]
+        path = tmp_path / f"f{k}.csv"
+        path.write_text(header + "\n".join(lines) + "\n")
+        files.append(path)
+    errors: list[BaseException] = []
+
+    def run(fn):  # type: ignore[no-untyped-def]
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def pay() -> None:
+        for _ in range(40):
+            with writing(world) as conn:
+                add_payment(conn, "globex", 1_234_567, "stream")
+
+    threads = [threading.Thread(target=run, args=(lambda p=p: import_cdr_file(world, p),)) for p in files]
+    threads.append(threading.Thread(target=run, args=(pay,)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    # the exact sum: 4,500 distinct calls, each 60/1 at 0.06/min -> 60 s minimum then per second
+    expected_charges = 0
+    for i in range(4500):
+        billsec = 30 + i % 97
+        billed = 60 if billsec <= 60 else billsec
+        expected_charges += (billed * 60_000 * 2 + 60) // 120
+    with world.connect() as conn:
+        view = balance_of(conn, "globex")
+        assert view.balance == 40 * 1_234_567 - expected_charges
+        assert ledger_sum(conn, "globex") == view.balance
