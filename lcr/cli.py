@@ -362,6 +362,70 @@ def cdr_unrated(limit: int, as_json: bool, database_url: str | None) -> None:
         click.echo(f"  {q['source']} line {q['line']}: {q['reason']}")
 
 
+def _period(start: str, end: str) -> tuple[int, int]:
+    """``--from``/``--to``: ISO instants, or days (UTC; ``--to`` day included)."""
+    from lcr.timeutil import parse_instant
+
+    lo = parse_instant(start, "--from")
+    hi = parse_instant(end, "--to") + (86_400 if len(end.strip()) == 10 else 0)
+    if hi <= lo:
+        from lcr.errors import InputError
+
+        raise InputError(f"--to {end!r} is not after --from {start!r}")
+    return lo, hi
+
+
+@cdr.command("rerate")
+@click.option("--from", "start", required=True, metavar="DATE|ISO8601", help="Calls starting at or after (UTC).")
+@click.option("--to", "end", required=True, metavar="DATE|ISO8601", help="Calls starting before; a DATE is included.")
+@click.option("--customer", "customer_name", default=None, metavar="NAME")
+@json_option
+@db_option
+@handles_errors
+def cdr_rerate(start: str, end: str, customer_name: str | None, as_json: bool, database_url: str | None) -> None:
+    """Rate stored calls again with the rates in force now (after a deck correction)."""
+    from lcr.store.rerate import rerate
+
+    lo, hi = _period(start, end)
+    report = rerate(_engine(database_url), lo, hi, customer_name)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
+
+
+@main.group()
+def report() -> None:
+    """Reports for the NOC and billing."""
+
+
+@report.command("margin")
+@click.option("--from", "start", required=True, metavar="DATE|ISO8601")
+@click.option("--to", "end", required=True, metavar="DATE|ISO8601")
+@click.option("--customer", "customer_name", default=None, metavar="NAME")
+@click.option("--by", "by", default="customer,carrier,destination", show_default=True,
+              help="Comma-separated grouping: customer, carrier, destination.")
+@json_option
+@db_option
+@handles_errors
+def report_margin(start: str, end: str, customer_name: str | None, by: str, as_json: bool,
+                  database_url: str | None) -> None:
+    """Sell, cost and margin per customer, carrier and destination for a period."""
+    from lcr.errors import InputError
+    from lcr.store.rerate import margin_report
+
+    keys = tuple(k.strip() for k in by.split(",") if k.strip())
+    if not keys or set(keys) - {"customer", "carrier", "destination"}:
+        raise InputError(f"--by {by!r}: choose from customer, carrier, destination")
+    lo, hi = _period(start, end)
+    rows = margin_report(_engine(database_url), lo, hi, by=keys, customer=customer_name)
+    if as_json:
+        click.echo(json.dumps({"rows": rows}, indent=2))
+        return
+    click.echo("  ".join(f"{k:<20}" for k in keys) + f"{'calls':>7} {'minutes':>10} {'sell':>12} {'cost':>12} "
+               f"{'margin':>12}")
+    for r in rows:
+        click.echo("  ".join(f"{str(r[k] or '-'):<20}" for k in keys)
+                   + f"{r['calls']:>7} {r['minutes']:>10} {r['sell']:>12} {r['cost']:>12} {r['margin']:>12}")
+
+
 @main.command("balance")
 @click.argument("name")
 @json_option
