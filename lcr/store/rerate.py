@@ -104,7 +104,8 @@ def _update(conn: Connection, frame: pl.DataFrame) -> None:
         buf = io.BytesIO()
         frame.write_csv(buf, include_header=False)
         with driver.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_rerate (LIKE cdrs) ON COMMIT DROP")
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_rerate ON COMMIT DROP AS "
+                        f"SELECT call_id, {', '.join(RATED)} FROM cdrs WITH NO DATA")
             cur.execute("TRUNCATE cdr_rerate")
             with cur.copy(f"COPY cdr_rerate (call_id, {', '.join(RATED)}) FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(buf.getvalue())

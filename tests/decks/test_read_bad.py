@@ -33,6 +33,8 @@ def where(problems: list[DeckProblem]) -> list[tuple[int | None, str | None, str
 CELL_CASES = [
     # a letter in a decimal-comma rate
     ('33,France,"0,01x",2026-11-01,1,1,0,', "rate", "0,01x", "is not a number"),
+    # thousands separator and decimal comma together: not guessed
+    ('33,France,"1.234,5",2026-11-01,1,1,0,', "rate", "1.234,5", "is not a number"),
     # a negative rate
     ("33,France,-0.01,2026-11-01,1,1,0,", "rate", "-0.01", "is negative"),
     # seven significant decimals
@@ -91,6 +93,7 @@ def test_every_bad_row_is_reported(tmp_path: Path) -> None:
         + "35,Hungary,-1,2026-11-01,0,1,0,\n"  # line 5: rate and first_interval
         + GOOD.replace("49", "39")  # line 6: good
         + "x1;x2,Italy,0.01,2026-11-01,1,1,0,\n"  # line 7: two bad codes in a list
+        + "4x,Malta,1e-3,2026-11-01,1,1,0,\n"  # line 8: a bad code and a bad rate in one row
     )
     error = rejected(write(tmp_path, body))
     assert where(error.problems) == [
@@ -100,6 +103,8 @@ def test_every_bad_row_is_reported(tmp_path: Path) -> None:
         (5, "rate", "-1"),
         (7, "prefix", "x1"),
         (7, "prefix", "x2"),
+        (8, "prefix", "4x"),
+        (8, "rate", "1e-3"),
     ]
 
 
@@ -215,3 +220,32 @@ def test_closed_rows_may_have_no_rate(tmp_path: Path) -> None:
     parsed = read_deck(write(tmp_path, GOOD + "33,France,,2026-11-01,1,1,0,Removed\n"))
     closed = parsed.frame.row(1, named=True)
     assert closed["rate"] is None and closed["change"] == "Closed"
+
+
+def test_bad_dates_in_a_big_deck_are_all_reported(tmp_path: Path) -> None:
+    # 3,000 rows with few distinct dates: each date is parsed once, its problem reported on every row
+    lines = [f"{4900 + i},X,0.01,{'31/02/2026' if i % 500 == 0 else '16/11/2026'}" for i in range(3000)]
+    path = write(tmp_path, "\n".join(lines) + "\n", header="prefix,destination,rate,effective_date\n")
+    error = rejected(path)
+    assert where(error.problems) == [(2 + i, "effective_date", "31/02/2026") for i in range(0, 3000, 500)]
+    assert {p.message for p in error.problems} == {"is not a valid date"}
+
+
+def test_ambiguous_dates_in_a_big_deck_are_one_problem(tmp_path: Path) -> None:
+    lines = [f"{4900 + i},X,0.01,0{1 + i % 9}/11/2026" for i in range(3000)]
+    path = write(tmp_path, "\n".join(lines) + "\n", header="prefix,destination,rate,effective_date\n")
+    (problem,) = rejected(path).problems
+    assert "ambiguous date column" in problem.message and "line 2: '01/11/2026'" in problem.message
+
+
+def test_ranges_expanding_beyond_the_deck_cap_are_refused(tmp_path: Path) -> None:
+    # 60 ranges of 100,000 codes each: every range is allowed, together they are 6,000,000 codes
+    body = "".join(f"{i}00000-{i}99999,0.01\n" for i in range(10, 70))
+    error = rejected(write(tmp_path, body, header="prefix,rate\n"))
+    assert "expand to 6,000,000 codes (more than 5,000,000)" in error.message
+
+
+def test_repeats_differing_only_in_destination_keep_the_first(tmp_path: Path) -> None:
+    parsed = read_deck(write(tmp_path, GOOD + GOOD.replace("Germany", "Deutschland")))
+    assert parsed.frame["destination"].to_list() == ["Germany"]
+    assert parsed.warnings == ("duplicate rows differing only in destination name, first kept: 49 (lines 2 and 3)",)

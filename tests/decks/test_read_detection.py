@@ -49,6 +49,11 @@ def column(path: Path, name: str, **kwargs: object) -> list[object]:
         ("Status", "change"),
         ("Network", "destination"),
         ("Old Rate", "ignored"),
+        ("Rate (per min)", "rate"),
+        ("Rate in USD", "rate"),
+        ("USD/min", "rate"),
+        ("Prefix(es)", "prefix"),
+        ("Effective date (dd/mm/yyyy)", "effective_date"),
     ],
 )
 def test_header_names(header: str, role: str) -> None:
@@ -298,3 +303,75 @@ def test_workbook_profile_can_ignore_the_removal_sheet(tmp_path: Path) -> None:
     (tmp_path / "p.toml").write_text('sheet = "Price List"\nremoval_sheet = false\n')
     parsed = read_deck(path, profile=str(tmp_path / "p.toml"))
     assert parsed.frame["sheet"].unique().to_list() == ["Price List"]
+
+
+def test_new_rate_wins_over_current_rate(tmp_path: Path) -> None:
+    path = deck(tmp_path, "Code,Current Rate,New Rate,Old Rate\n49,0.01,0.02,0.005\n")
+    parsed = read_deck(path)
+    assert parsed.frame["rate"].to_list() == [20_000]
+    assert "rate column 'New Rate' (the new rate)" in parsed.layout
+
+
+def test_heading_rows_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    path = deck(tmp_path, "Destination,Code,Rate\nEUROPE,,\nGermany,49,0.01\nAFRICA,,\nNigeria,234,0.1\n")
+    parsed = read_deck(path)
+    assert parsed.frame["line"].to_list() == [3, 5]
+    assert parsed.warnings == ("deck.csv: rows without code and rate skipped (headings?): line(s) 2, 4",)
+
+
+def test_immediate_is_no_date(tmp_path: Path) -> None:
+    path = deck(tmp_path, "Code,Rate,Effective Date\n49,0.01,Immediate\n33,0.01,16/11/2026\n")
+    assert column(path, "effective_from") == [None, ts(2026, 11, 16)]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "destination"),
+    [
+        ("Country,Network,Code,Rate", "Nigeria,Mobile - Glo,234805,0.1", "Nigeria Mobile - Glo"),  # joined
+        ("Country,Destination,Code,Rate", "Germany,Germany Mobile,4915,0.1", "Germany Mobile"),  # the named one
+        ("Code,Rate", "49,0.1", ""),  # none
+    ],
+)
+def test_destination_columns(tmp_path: Path, header: str, row: str, destination: str) -> None:
+    assert column(deck(tmp_path, f"{header}\n{row}\n"), "destination") == [destination]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0471, "0.0471"),  # what was typed
+        (0.1 + 0.2, "0.3"),  # formula noise beyond 15 significant digits
+        (1e-05, "0.00001"),  # no exponent
+        (49.0, "49"),  # an integral number (a code)
+        (123456789.123456, "123456789.123456"),
+        (46327.5, "46327.5"),
+    ],
+)
+def test_workbook_numbers_are_read_as_displayed(value: float, text: str) -> None:
+    from lcr.decks.workbook import _shortest, _shortest_column
+
+    assert _shortest(value) == text
+    assert _shortest_column(pl.Series([value, 1.0])).to_list() == [text, "1"]
+
+
+def test_date_format_in_the_header_decides_the_order(tmp_path: Path) -> None:
+    # no value proves the order, but the header says it
+    path = deck(tmp_path, "Code,Rate,Effective Date (MM/DD/YYYY)\n49,0.01,02/11/2026\n")
+    parsed = read_deck(path)
+    assert parsed.frame["effective_from"].to_list() == [ts(2026, 2, 11)]
+    assert "mdy-ordered dates" in parsed.layout
+
+
+def test_workbook_profile_header_row(tmp_path: Path) -> None:
+    path = tmp_path / "pinned.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Tariff"
+    ws.append(["Code", "Rate", "Note: this row is not the header"])  # row 1 scores as a header
+    ws.append(["Prefix", "Price"])  # row 2: the real header
+    ws.append(["4915", 0.05])
+    wb.save(path)
+    (tmp_path / "p.toml").write_text('sheet = "Tariff"\nheader_line = 2\n')
+    parsed = read_deck(path, profile=str(tmp_path / "p.toml"))
+    assert parsed.frame.select("line", "prefix", "rate").rows() == [(3, "4915", 50_000)]
