@@ -452,7 +452,7 @@ def payment() -> None:
     """Customer payments."""
 
 
-@payment.command("add")
+@payment.command("add", context_settings={"ignore_unknown_options": True})  # AMOUNT may be negative
 @click.argument("name")
 @click.argument("amount")
 @click.option("--reference", default=None, metavar="TEXT", help="Bank reference, receipt number...")
