@@ -7,10 +7,10 @@ epoch, UTC; an open end is ``None``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class OwnerKind(str, Enum):
+class OwnerKind(StrEnum):
     CARRIER = "carrier"
     CUSTOMER = "customer"
 

@@ -11,12 +11,14 @@ import json
 import logging
 import tempfile
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lcr.api.auth import Auth, Role
@@ -59,6 +61,16 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json")
 
 
+def _on_loop(check: Callable[[Request], None]) -> Callable[[Request], Awaitable[None]]:
+    """An auth check as an ``async`` dependency: FastAPI runs sync dependencies in its thread pool,
+    a hand-off that costs more than the check itself."""
+
+    async def dependency(request: Request) -> None:
+        check(request)
+
+    return dependency
+
+
 def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = None,
                profiles_dir: Path | None = None, notice_policy: NoticePolicy = NoticePolicy.WARN) -> FastAPI:
     app = FastAPI(
@@ -74,8 +86,8 @@ def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = 
     )
     metrics = metrics or Metrics()
     app.state.service, app.state.metrics, app.state.auth = service, metrics, auth
-    read = Depends(auth.require(Role.READ))
-    admin = Depends(auth.require(Role.ADMIN))
+    read = Depends(_on_loop(auth.require(Role.READ)))
+    admin = Depends(_on_loop(auth.require(Role.ADMIN)))
 
     @app.exception_handler(LcrError)
     async def _lcr_error(_request: Request, exc: LcrError) -> Response:
@@ -105,7 +117,7 @@ def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = 
 
     @app.get("/ping", tags=["operations"], summary="Trivial endpoint (the HTTP benchmark's baseline)",
              include_in_schema=True)
-    def ping() -> Response:
+    async def ping() -> Response:
         return _json({"pong": True})
 
     @app.get(
@@ -124,7 +136,7 @@ def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = 
             404: {"description": "no route", "content": ERROR_EXAMPLE},
         },
     )
-    def routes(
+    async def routes(
         number: Annotated[str, Query(description="Dialled number; `+`, `00`, `011` and the customer's tech prefix are stripped")],
         customer: Annotated[str | None, Query(description="Customer name: adds its sell rate and margin protection")] = None,
         at: Annotated[str | None, Query(description="ISO 8601 instant (default now)")] = None,
@@ -139,7 +151,9 @@ def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = 
                 from lcr.timeutil import parse_instant
 
                 when = parse_instant(at, "at")
-                answer = (explain_at if explain else lookup_at)(service.inputs, number, customer, when)
+                # compiles the rows of the number's prefixes (Polars): off the event loop
+                answer = await run_in_threadpool(explain_at if explain else lookup_at, service.inputs, number,
+                                                 customer, when)
         except LcrError as exc:
             metrics.count_route(exc.code)
             raise

@@ -38,3 +38,13 @@ class RouteAnswer:
     sell_rate: int | None  # micro-units per minute
     routes: tuple[Route, ...]
     explanation: tuple[Explanation, ...] | None = None
+    refusal: Refusal | None = None  # explain() only: what lookup() raises instead (routes are then empty)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The error ``lookup`` raises for a number that ``explain`` explains instead."""
+
+    code: str  # the error's ``code``: "NO_ROUTE" | "BLOCKED" | "NO_CREDIT"
+    http_status: int  # 404 | 403 | 402
+    message: str

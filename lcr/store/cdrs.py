@@ -54,6 +54,8 @@ class CdrImportReport:
     unrated_reasons: dict[str, int] = field(default_factory=dict)
     problems: list[CdrProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # phase -> wall seconds (read, rates, rate, insert, count, ledger, commit); not part of the JSON
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         from lcr.api.render import money
@@ -89,23 +91,39 @@ def _owned(conn: Connection, kind: OwnerKind) -> pl.DataFrame:
     return versions.join(names, on="owner_id", how="inner").drop("owner_id", "id")
 
 
-def rate_frame(conn: Connection, frame: pl.DataFrame) -> pl.DataFrame:
+class _Clock:
+    """Wall seconds per phase, added into ``into`` (the report's ``timings``)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into, self.t = into, time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.into[phase] = self.into.get(phase, 0.0) + now - self.t
+        self.t = now
+
+
+def rate_frame(conn: Connection, frame: pl.DataFrame, clock: _Clock | None = None) -> pl.DataFrame:
     """Both sides of every call, against the rates in the store (all versions)."""
+    clock = clock or _Clock({})
     known = list_customers(conn)
-    rated = rate_batch(frame, _owned(conn, OwnerKind.CUSTOMER), _owned(conn, OwnerKind.CARRIER),
-                       tech_prefixes={c.name: c.tech_prefix for c in known if c.tech_prefix})
+    sell, buy = _owned(conn, OwnerKind.CUSTOMER), _owned(conn, OwnerKind.CARRIER)
+    clock.lap("rates")
+    rated = rate_batch(frame, sell, buy, tech_prefixes={c.name: c.tech_prefix for c in known if c.tech_prefix})
     # a customer name the store does not know is its own reason (a deck-less customer: no sell rate)
     names = pl.Series([c.name for c in known], dtype=pl.String)
     unknown = pl.col("customer").is_not_null() & ~pl.col("customer").is_in(names.implode())
-    sell = [c for c in rated.columns if c.startswith("sell_")]
-    return rated.with_columns(
-        *(pl.when(unknown).then(None).otherwise(pl.col(c)).alias(c) for c in sell if c != "sell_reason"),
+    sell_cols = [c for c in rated.columns if c.startswith("sell_")]
+    out = rated.with_columns(
+        *(pl.when(unknown).then(None).otherwise(pl.col(c)).alias(c) for c in sell_cols if c != "sell_reason"),
         pl.when(unknown & pl.col("sell_reason").is_null() | unknown & (pl.col("sell_reason") == reasons.NO_SELL_RATE))
         .then(pl.lit(UNKNOWN_CUSTOMER)).otherwise(pl.col("sell_reason")).alias("sell_reason"),
     ).with_columns(
         pl.when(pl.col("sell_amount").is_not_null() & pl.col("buy_amount").is_not_null())
         .then(pl.col("sell_amount") - pl.col("buy_amount")).alias("margin")
     )
+    clock.lap("rate")
+    return out
 
 
 def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrProblem, ...] | list[CdrProblem], *,
@@ -115,6 +133,7 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                              warnings=[str(w) for w in warnings])
     frame = frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # type: ignore[arg-type]
     alarms: list[Alarm] = []
+    clock = _Clock(report.timings)
     with writing(engine) as conn:
         report.import_id = int(conn.execute(insert(cdr_imports).values(
             source=source, format=fmt, content_hash=content_hash, summary="{}", created_at=int(time.time()),
@@ -124,11 +143,14 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
             conn.execute(insert(cdr_quarantine), [
                 {"import_id": report.import_id, "source": source, "line": p.line, "raw": p.raw,
                  "reason": str(p), "created_at": now} for p in problems])
+        clock.lap("setup")
         if frame.height:
-            rated = rate_frame(conn, frame)
+            rated = rate_frame(conn, frame, clock)
             _insert_new(conn, rated.select(STORED_COLUMNS).with_columns(
                 pl.lit(report.import_id, pl.Int64).alias("import_id")))
+            clock.lap("insert")
             _count(conn, report)
+            clock.lap("count")
             ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
             for name, amount in report.charged.items():
                 alarm = post(conn, ids[name], "charges", -amount, calls=report.charged_calls.get(name, 0),
@@ -140,6 +162,8 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                 bump_credit(conn)
         conn.execute(cdr_imports.update().where(cdr_imports.c.id == report.import_id).values(
             summary=json.dumps({k: v for k, v in report.to_json().items() if k not in ("problems", "warnings")})))
+        clock.lap("ledger")
+    clock.lap("commit")
     raise_alarms(alarms)
     return report
 
@@ -192,9 +216,13 @@ def import_cdr_file(engine: Engine, path: str | Path, *, fmt: str | None = None,
     from lcr.cdrs import read_cdrs
 
     p = Path(path)
+    t0 = time.perf_counter()
     batch = read_cdrs(p, format=fmt, switch_tz=switch_tz, carrier_aliases=carrier_aliases)  # type: ignore[arg-type]
     digest = hashlib.sha256(p.read_bytes()).hexdigest()
     from lcr.cdrs.reader import detect_format
 
-    return import_cdr_batch(engine, batch.frame, batch.problems, source=p.name, fmt=fmt or detect_format(p),
-                            content_hash=digest, warnings=batch.warnings)
+    read = time.perf_counter() - t0
+    report = import_cdr_batch(engine, batch.frame, batch.problems, source=p.name, fmt=fmt or detect_format(p),
+                              content_hash=digest, warnings=batch.warnings)
+    report.timings = {"read": read, **report.timings}
+    return report

@@ -134,7 +134,7 @@ NAMES = {
     "Call-ID": ["Call-ID", "call-id", "i", "CALL-ID"],
     "CSeq": ["CSeq", "cseq", "CSEQ"],
 }
-value_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+value_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)  # type: ignore[arg-type]
 
 
 @st.composite

@@ -141,8 +141,16 @@ CASES = [
         400,
         ["malformed_request_line", "bad_request"],
     ),
-    # a malformed ACK is never answered
-    ("malformed-ack", request("ACK", cseq="1 INVITE"), GLOBEX, None, ["malformed_cseq", "dropped"]),
+    # a malformed ACK is never answered (never even parsed)
+    ("malformed-ack", request("ACK", cseq="1 INVITE"), GLOBEX, None, ["ack_absorbed"]),
+    # a malformed request whose first word is ACK: silence, not a 400
+    (
+        "malformed-ack-line",
+        b" ACK sip:1@x SIP/2.0\r\n" + GOOD.split(b"\r\n", 1)[1],
+        GLOBEX,
+        None,
+        ["malformed_request_line", "dropped"],
+    ),
 ]
 
 
@@ -346,10 +354,10 @@ class _Refusing(_Broken):
 
 def test_router_failure_is_a_500_not_an_exception() -> None:
     counters = Counters()
-    raw = handle_datagram(GOOD, GLOBEX, _Broken(), counters)  # type: ignore[arg-type]
+    raw = handle_datagram(GOOD, GLOBEX, _Broken(), counters)
     assert raw is not None and parse_response(raw).status == 500
     assert counters.internal_errors == 1
-    raw = handle_datagram(GOOD, GLOBEX, _Refusing(), counters)  # type: ignore[arg-type]
+    raw = handle_datagram(GOOD, GLOBEX, _Refusing(), counters)
     assert raw is not None and parse_response(raw).status == 500
     assert counters.internal_errors == 2
 

@@ -19,9 +19,11 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SCENARIO = HERE / "sipp" / "lcr_uac.xml"
-SIPP = shutil.which("sipp")
+SIPP = shutil.which("sipp") or "sipp"
 
-pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed (apt-get install sip-tester)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("sipp") is None, reason="sipp is not installed (apt-get install sip-tester)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,208 @@
+"""Router benchmarks: snapshot build time, lookup time per query, memory.
+
+Workload (``bench.world.make_world(1)``): 20 international carriers x ~44,000 of 50,000 nested
+international codes + 5 NANP carriers x ~190,000 of 200,000 NPANXX codes (1,947,000 carrier rate
+rows, 1,814,000 in force), 10 customers with sell decks (1,178,000 rows), built for
+``WORLD_NOW``; lookups over 1,000,000 numbers from ``bench.world.random_numbers`` (a uniformly
+drawn carrier code padded to 11-13 digits; 80 % NANP; 10 % with ``+``, 10 % with ``00``).
+
+Run with ``.venv/bin/pytest bench/bench_router.py -p no:cacheprovider`` (pytest-benchmark
+tables), or ``.venv/bin/python -m bench.bench_router`` for a plain summary. Goals on the 2-core
+reference machine: build <= 20 s, lookup median <= 3 us, RSS holding the snapshot <= 1 GB.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from collections.abc import Callable
+from statistics import median
+
+import pytest
+
+import lcr.routing.snapshot as snapshot_module
+from bench.world import WORLD_NOW, make_world, random_numbers
+from lcr.errors import LcrError
+from lcr.routing import Snapshot, build_snapshot
+
+N_LOOKUPS = 1_000_000
+BATCH = 1_000
+
+_cache: dict[str, object] = {}
+
+
+def rss_mb() -> float:
+    """The resident set size of this process now, in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")  # pragma: no cover - not Linux
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def world():
+    if "world" not in _cache:
+        _cache["world"] = make_world(1)
+    return _cache["world"]
+
+
+def snapshot() -> Snapshot:
+    if "snapshot" not in _cache:
+        _cache["snapshot"] = build_snapshot(world(), WORLD_NOW)  # type: ignore[arg-type]
+    return _cache["snapshot"]  # type: ignore[return-value]
+
+
+def numbers() -> list[str]:
+    if "numbers" not in _cache:
+        _cache["numbers"] = random_numbers(world(), N_LOOKUPS)  # type: ignore[arg-type]
+    return _cache["numbers"]  # type: ignore[return-value]
+
+
+def run_batch(lookup: Callable, batch: list[str], customer: str | None, margins: bool = True) -> int:
+    """Look every number of ``batch`` up; the number of refusals (exceptions) is returned."""
+    refused = 0
+    for n in batch:
+        try:
+            lookup(n, customer, margins=margins)
+        except LcrError:
+            refused += 1
+    return refused
+
+
+def per_query(snap: Snapshot, customer: str | None, nums: list[str], margins: bool = True) -> dict[str, float]:
+    """Microseconds per query over ``nums``: the whole loop divided by its length, and the
+    median and 99th percentile of single timed calls (the timer's own cost subtracted)."""
+    lookup = snap.lookup
+    gc.collect()
+    t0 = time.perf_counter()
+    refused = run_batch(lookup, nums, customer, margins)
+    loop = (time.perf_counter() - t0) / len(nums) * 1e6
+    clock = time.perf_counter_ns
+    overhead = median(-clock() + clock() for _ in range(100_000))
+    single = []
+    for n in nums:
+        t = clock()
+        try:  # noqa: SIM105 - contextlib.suppress would be timed too
+            lookup(n, customer, margins=margins)
+        except LcrError:
+            pass
+        single.append(clock() - t - overhead)
+    single.sort()
+    return {
+        "loop_mean_us": loop,
+        "call_median_us": single[len(single) // 2] / 1000,
+        "call_p99_us": single[int(len(single) * 0.99)] / 1000,
+        "refused_share": refused / len(nums),
+    }
+
+
+# -- pytest-benchmark --------------------------------------------------------------------------
+
+
+def test_build_snapshot(benchmark):
+    """Build the snapshot of the 2,000,000-row world (25 carriers, 10 customers) at WORLD_NOW, once."""
+    inputs = world()
+    gc.collect()
+    before = rss_mb()
+    snap = benchmark.pedantic(build_snapshot, args=(inputs, WORLD_NOW), rounds=1, iterations=1)
+    _cache["snapshot"] = snap
+    gc.collect()
+    benchmark.extra_info.update(snap.stats)
+    benchmark.extra_info["rss_mb_world"] = before
+    benchmark.extra_info["rss_mb_world_and_snapshot"] = rss_mb()
+    benchmark.extra_info["peak_rss_mb"] = peak_rss_mb()
+    assert snap.stats["union_prefixes"] > 200_000
+
+
+@pytest.mark.parametrize(
+    ("customer", "margins"),
+    [
+        (None, True),  # no customer: every covering carrier, no margin
+        ("customer-01", True),  # NPANXX sell deck, min margin 0: ~10 routes kept, each with its margin
+        ("customer-01", False),  # the same without margins (the SIP server's call)
+        ("customer-05", True),  # per-NPA sell deck, min margin 10 %, tech prefix 8805
+        ("customer-05", False),
+    ],
+)
+def test_lookup(benchmark, customer, margins):
+    """1,000,000 lookups of random numbers on the full snapshot, in 1,000 rounds of 1,000
+    distinct numbers; pytest-benchmark's figures are per round (divide by 1,000)."""
+    snap, nums = snapshot(), numbers()
+    batches = iter(range(0, len(nums), BATCH))
+
+    def setup():
+        i = next(batches)
+        return (snap.lookup, nums[i : i + BATCH], customer, margins), {}
+
+    benchmark.pedantic(run_batch, setup=setup, rounds=len(nums) // BATCH, iterations=1)
+    benchmark.extra_info.update(per_query(snap, customer, nums, margins))
+
+
+def test_lookup_cold_memo(benchmark, monkeypatch):
+    """customer-01 (NPANXX sell deck) over 1,000,000 random numbers, with the margin memo off:
+    every answer builds its routes (a number never seen before)."""
+    monkeypatch.setattr(snapshot_module, "MEMO_SIZE", 0)
+    snap, nums = snapshot(), numbers()
+    snap._memo.clear()
+    batches = iter(range(0, len(nums), BATCH))
+
+    def setup():
+        i = next(batches)
+        return (snap.lookup, nums[i : i + BATCH], "customer-01"), {}
+
+    benchmark.pedantic(run_batch, setup=setup, rounds=len(nums) // BATCH, iterations=1)
+    benchmark.extra_info.update(per_query(snap, "customer-01", nums))
+
+
+def test_memory(benchmark):
+    """RSS of this process holding the snapshot (the world's frames dropped), and the peak."""
+    snap = snapshot()
+    _cache.pop("world", None)
+    _cache.pop("numbers", None)
+    gc.collect()
+    time.sleep(12)  # let the allocator hand freed build memory back to the OS
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    benchmark.extra_info["rss_mb_snapshot_only"] = rss_mb()
+    benchmark.extra_info["peak_rss_mb"] = peak_rss_mb()
+    assert snap.lookup("442079460000").routes
+
+
+# -- plain summary -----------------------------------------------------------------------------
+
+
+def main() -> None:
+    t = time.perf_counter()
+    inputs = world()
+    print(f"world: {time.perf_counter() - t:.1f} s, rss {rss_mb():.0f} MB")
+    gc.collect()
+    t = time.perf_counter()
+    snap = build_snapshot(inputs, WORLD_NOW)
+    build = time.perf_counter() - t
+    _cache["snapshot"] = snap
+    print(f"build: {build:.1f} s (goal <= 20 s)  {snap.stats}  rss {rss_mb():.0f} MB, peak {peak_rss_mb():.0f} MB")
+    nums = numbers()
+    for customer, margins in ((None, True), ("customer-01", True), ("customer-01", False),
+                              ("customer-05", True), ("customer-05", False)):
+        figures = per_query(snap, customer, nums, margins)
+        print(f"lookup {customer or 'no customer'}{'' if margins else ' margins=False'}: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
+    snapshot_module.MEMO_SIZE = 0
+    cold = snap.with_credit(inputs.credit)
+    cold._memo.clear()
+    figures = per_query(cold, "customer-01", nums)
+    print("lookup customer-01 (memo off): " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    del inputs, cold
+    _cache.clear()
+    _cache["snapshot"] = snap
+    gc.collect()
+    time.sleep(12)
+    print(f"rss holding the snapshot only: {rss_mb():.0f} MB (goal <= 1024), peak {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

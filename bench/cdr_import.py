@@ -1,0 +1,295 @@
+"""CDR import benchmark: ``lcr cdr import`` of a 1,000,000-call canonical CSV, rated and stored.
+
+Workload: the router benchmark's world (``bench.world.make_world(seed=1)``: 1.95M carrier rate
+rows over 25 carriers, 1.18M customer rate rows over 10 customers, all versions) written
+straight into a fresh store (SQLite file in a temporary directory; PostgreSQL database
+``lcr_bench_cdr_<pid>``, dropped afterwards). The CDR file is ``bench.cdr_world.make_cdrs``
+as canonical CSV (ISO times with ``Z``; 30 % unanswered; ~2 % with no or an unknown carrier,
+0.5 % with no customer: unrated sides), plus:
+
+- repeats: every 200th line repeats the call_id of a line 100 lines earlier (0.5 %, warned,
+  stored once);
+- already stored: the first 20,000 calls are imported first, as an earlier file, so the big
+  import meets 2 % duplicates in the store;
+- malformed: every 10,000th line has ``billsec`` ``"x"`` (quarantined).
+
+Measured, in the same run and database:
+
+1. ``import``: the 1,000,000-call file in a child process calling ``import_cdr_file``, its
+   phases (read, setup, rates = loading the rate versions, rate, insert, count, ledger,
+   commit) and its peak RSS (``os.wait4``); goal >= 200,000 CDRs/s;
+2. ``cli``: ``lcr cdr import FILE2 --json`` (a second file, same calls under new ids, into the
+   store that now holds the first): wall time and peak RSS of the command itself;
+3. ``again``: the first file once more (every call a duplicate, nothing charged);
+4. ``floor``: Polars reading the input CSV and writing the rated output (23 columns) as CSV,
+   no rating, no database; the ratio import / floor is reported.
+
+The ledger is checked after the runs (ledger sum = balance for every customer; charges =
+sum of stored sell amounts).
+
+    python -m bench.cdr_import [--calls 1000000] [--db sqlite|postgresql|both] [--scale 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, create_engine, func, insert, select, text
+
+from bench.cdr_world import make_cdrs
+from bench.world import WORLD_NOW, make_world
+from lcr.model import OwnerKind
+from lcr.routing.inputs import RoutingInputs
+
+PG_ADMIN = os.environ.get("LCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PRESTORED = 20_000  # or 2 % of a smaller file
+HEADER = ["call_id", "customer", "carrier", "src", "dst", "start_time", "answer_time", "end_time", "billsec",
+          "disposition"]
+
+
+# --- the world in a store -------------------------------------------------------------------------
+
+def load_world(engine: Engine, world: RoutingInputs) -> int:
+    """Carriers, customers and every rate version of the world, written in bulk; returns rows."""
+    from lcr.decks.plan import VERSION_SCHEMA
+    from lcr.store.db import bump_version, writing
+    from lcr.store.parties import add_carrier, add_customer
+    from lcr.store.rates import _insert
+    from lcr.store.schema import deck_imports
+
+    with writing(engine) as conn:
+        ids = {(OwnerKind.CARRIER, c.name): add_carrier(conn, c) for c in world.carriers}
+        ids |= {(OwnerKind.CUSTOMER, c.name): add_customer(conn, c) for c in world.customers}
+        import_id = int(conn.execute(insert(deck_imports).values(
+            owner_kind="carrier", owner_id=0, file_name="bench world", content_hash="0" * 64, received=WORLD_NOW,
+            mode="full", profile=None, currency=None, summary="{}", warnings="[]", created_at=int(time.time()),
+        )).inserted_primary_key[0])  # type: ignore[index]
+        parts = []
+        for kind, decks in ((OwnerKind.CARRIER, world.carrier_rates), (OwnerKind.CUSTOMER, world.customer_rates)):
+            for name, frame in sorted(decks.items()):
+                parts.append(frame.select(
+                    pl.lit(kind.value).alias("owner_kind"),
+                    pl.lit(ids[(kind, name)]).alias("owner_id"),
+                    *(pl.col(c).cast(t) for c, t in VERSION_SCHEMA.items()),
+                    pl.lit(import_id).alias("import_id"),
+                ))
+        rows = pl.concat(parts)
+        _insert(conn, rows)
+        bump_version(conn)
+    return rows.height
+
+
+# --- the CDR files -----------------------------------------------------------------------------------
+
+def canonical(calls: pl.DataFrame, id_prefix: str) -> pl.DataFrame:
+    """``make_cdrs`` output as canonical CSV columns, with repeats and malformed lines."""
+    i = pl.int_range(0, pl.len(), dtype=pl.Int64)
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    answered = pl.col("billsec") > 0
+    answer = pl.col("start_time") + 1 + i % 20
+    return calls.select(
+        call_id=pl.when((i % 200) == 199).then(pl.format(id_prefix + "{}", i - 100))
+        .otherwise(pl.format(id_prefix + "{}", i)),
+        customer=pl.col("customer"),
+        carrier=pl.col("carrier"),
+        src=pl.format("4420{}", (i * 7919) % 10_000_000),
+        dst=pl.col("dst"),
+        start_time=pl.from_epoch("start_time", "s").dt.strftime(iso),
+        answer_time=pl.when(answered).then(pl.from_epoch(answer, "s").dt.strftime(iso)),
+        end_time=pl.from_epoch(pl.when(answered).then(answer + pl.col("billsec"))
+                               .otherwise(pl.col("start_time") + 25), "s").dt.strftime(iso),
+        billsec=pl.when((i % 10_000) == 9_999).then(pl.lit("x")).otherwise(pl.col("billsec").cast(pl.String)),
+        disposition=pl.when(answered).then(pl.lit("ANSWERED"))
+        .otherwise(pl.lit(pl.Series(["NO ANSWER", "BUSY", "FAILED"])).gather(i % 3)),
+    )
+
+
+# --- running an import -------------------------------------------------------------------------------
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) of that one process (os.wait4), and its stdout."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{stdout[-2000:]}\n{stderr[-4000:]}")
+    return wall, usage.ru_maxrss / 1024, stdout
+
+
+def last_json(stdout: str) -> dict:  # type: ignore[type-arg]
+    """The JSON document the command printed (anything printed before it is ignored)."""
+    start = stdout.find("\n{")
+    return json.loads(stdout[start + 1:] if start >= 0 else stdout)  # type: ignore[no-any-return]
+
+
+def child(url: str, file: str) -> None:
+    """``--child``: one import in this process, its report counts and phase timings as JSON."""
+    from lcr.store.cdrs import import_cdr_file
+    from lcr.store.db import make_engine
+
+    t0 = time.perf_counter()
+    report = import_cdr_file(make_engine(url), file)
+    doc = {k: v for k, v in report.to_json().items() if k not in ("problems", "warnings", "charged")}
+    doc["timings"] = report.timings
+    doc["in_process"] = time.perf_counter() - t0
+    print("\n" + json.dumps(doc))
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def check_ledger(engine: Engine) -> str:
+    from lcr.store.schema import cdrs, customers, ledger
+
+    with engine.connect() as conn:
+        bal = dict(conn.execute(select(customers.c.id, customers.c.balance)).all())
+        led = dict(conn.execute(select(ledger.c.customer_id, func.sum(ledger.c.amount)).group_by(ledger.c.customer_id)).all())
+        ok = all(int(led.get(i, 0)) == int(b) for i, b in bal.items())
+        charged = -sum(int(v) for v in led.values())
+        stored = int(conn.execute(select(func.coalesce(func.sum(cdrs.c.sell_amount), 0))).scalar_one())
+        n = int(conn.execute(select(func.count()).select_from(cdrs)).scalar_one())
+    return f"{n:,} calls stored; ledger = balance: {ok}; charges = stored sell amounts: {charged == stored}"
+
+
+def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: int) -> dict[str, object]:
+    from lcr.store.db import open_store
+
+    env = dict(os.environ)
+    admin = None
+    if db == "sqlite":
+        url = f"sqlite:///{work / 'bench.sqlite'}"
+    else:
+        name = f"lcr_bench_cdr_{os.getpid()}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    env["LCR_DATABASE_URL"] = url
+    out: dict[str, object] = {"db": db}
+    try:
+        engine = open_store(url)
+        t0 = time.perf_counter()
+        rows = load_world(engine, world)
+        if db == "postgresql":
+            with engine.connect() as c:
+                c.execute(text("ANALYZE"))
+        print(f"[{db}] world loaded: {rows:,} rate rows in {time.perf_counter() - t0:.1f} s", flush=True)
+        me = [sys.executable, "-m", "bench.cdr_import", "--child", url]
+        run([*me, str(files["pre"])], env)
+        print(f"[{db}] {min(PRESTORED, n // 50):,} calls stored beforehand (load {load()})", flush=True)
+
+        wall, rss, stdout = run([*me, str(files["main"])], env)
+        doc = last_json(stdout)
+        out["import"] = {"wall": wall, "rss": rss, "load": load(), **doc}
+        phases = "  ".join(f"{k} {v:.2f}" for k, v in doc["timings"].items())
+        print(f"[{db}] import {n:,} calls: {wall:.2f} s wall ({n / wall:,.0f} CDRs/s), in process "
+              f"{doc['in_process']:.2f} s ({n / doc['in_process']:,.0f}/s); peak RSS {rss:,.0f} MB; load {load()}\n"
+              f"       {phases}\n"
+              f"       imported {doc['imported']:,} duplicates {doc['duplicates']:,} rated {doc['rated']:,} "
+              f"unrated {doc['unrated']:,} malformed {doc['malformed']:,}", flush=True)
+
+        lcr = [sys.executable, "-m", "lcr.cli", "cdr", "import", str(files["cli"]), "--json"]
+        wall, rss, stdout = run(lcr, env)
+        doc = last_json(stdout)
+        out["cli"] = {"wall": wall, "rss": rss, "load": load(), "imported": doc["imported"]}
+        print(f"[{db}] lcr cdr import --json (new ids, {doc['imported']:,} imported into a store holding the first): "
+              f"{wall:.2f} s ({n / wall:,.0f} CDRs/s); peak RSS {rss:,.0f} MB; load {load()}", flush=True)
+
+        wall, rss, stdout = run([*me, str(files["main"])], env)
+        doc = last_json(stdout)
+        out["again"] = {"wall": wall, "rss": rss, **doc}
+        phases = "  ".join(f"{k} {v:.2f}" for k, v in doc["timings"].items())
+        print(f"[{db}] same file again (all duplicates, imported {doc['imported']}): {wall:.2f} s; "
+              f"peak RSS {rss:,.0f} MB\n       {phases}", flush=True)
+        out["ledger"] = check_ledger(engine)
+        print(f"[{db}] {out['ledger']}", flush=True)
+        engine.dispose()
+    finally:
+        if admin is not None:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    return out
+
+
+def floor(files: dict[str, Path], world: RoutingInputs, work: Path) -> tuple[float, float, float]:
+    """Polars read of the input CSV + write of the rated output (23 columns) as CSV: no rating."""
+    from bench.cdr_world import rate_frames
+    from lcr.rating.batch import rate_batch
+    from lcr.store.cdrs import STORED_COLUMNS
+
+    t0 = time.perf_counter()
+    frame = pl.read_csv(files["main"], infer_schema=False)
+    t_read = time.perf_counter() - t0
+    calls = frame.filter(pl.col("billsec") != "x").with_columns(
+        pl.col("billsec").cast(pl.Int64),
+        *(pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ").dt.epoch("s") for c in ("start_time", "answer_time",
+                                                                                  "end_time")),
+    )
+    sell, buy = rate_frames(world)
+    rated = rate_batch(calls, sell, buy).with_columns(import_id=pl.lit(2, pl.Int64))
+    rated = rated.select(*(c for c in STORED_COLUMNS if c in rated.columns), "import_id")
+    t0 = time.perf_counter()
+    rated.write_csv(work / "rated.csv")
+    t_write = time.perf_counter() - t0
+    return t_read, t_write, t_read + t_write
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=1_000_000)
+    ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    ap.add_argument("--scale", type=float, default=1.0, help="world size (1.0: the 2,000,000-row deck world)")
+    ap.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    n = args.calls
+    print(f"cdr import benchmark: {n:,} calls, world scale {args.scale}; {os.cpu_count()} CPUs, load {load()}",
+          flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        world = make_world(1, scale=args.scale)
+        calls = make_cdrs(world, n)
+        files = {"main": work / "cdrs.csv", "pre": work / "earlier.csv", "cli": work / "cdrs2.csv"}
+        main_csv = canonical(calls, "c-")
+        main_csv.write_csv(files["main"])
+        main_csv.head(min(PRESTORED, n // 50)).write_csv(files["pre"])
+        canonical(calls, "d-").write_csv(files["cli"])
+        del calls, main_csv
+        print(f"world + {n:,}-call files generated in {time.perf_counter() - t0:.1f} s "
+              f"({files['main'].stat().st_size / 1e6:.0f} MB)", flush=True)
+        results = [bench(db, world, files, work, n)
+                   for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,))]
+        t_read, t_write, t_floor = floor(files, world, work)
+        print(f"floor: Polars read {t_read:.2f} s + write rated CSV {t_write:.2f} s = {t_floor:.2f} s "
+              f"({n / t_floor:,.0f} CDRs/s); load {load()}")
+        for r in results:
+            imp = r["import"]
+            cli = r["cli"]
+            print(f"{r['db']:<10} import {n / imp['wall']:>9,.0f} CDRs/s (goal >= 200,000), ratio to floor "  # type: ignore[index]
+                  f"{imp['wall'] / t_floor:.1f}; lcr cdr import {n / cli['wall']:>9,.0f} CDRs/s; "  # type: ignore[index]
+                  f"peak RSS {imp['rss']:,.0f} / {cli['rss']:,.0f} MB")  # type: ignore[index]
+
+
+if __name__ == "__main__":
+    main()

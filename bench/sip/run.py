@@ -1,0 +1,310 @@
+"""SIP redirect benchmark: lcr against a tuned Kamailio 5.6, same world, same load, alternately.
+
+Workload (bench/sip/world.py): 50,000 prefixes, 3 gateways, customer globex by source IP
+127.0.0.1; every INVITE gets a 302 with 3 Contacts. Load: sipp (bench/sip/uac.xml) sending
+INVITE -> 302 -> ACK for 10,000 distinct 12-digit numbers, at a fixed rate for ``--seconds``
+(default 10) per step, on a ladder of rates; Kamailio and each lcr variant take turns at each
+rate. Traffic is to 127.0.0.1 only.
+
+Kamailio (bench/sip/kamailio.cfg): stateless (sl), mtree longest-prefix match loaded from
+db_text, htable source-IP check, ``-x tlsf -X tlsf``, ``maxbuffer`` 4 MB, 2 UDP workers.
+lcr variants: ``asyncio:1`` (stock event loop, one process), ``uvloop:1``, ``uvloop:2`` (two
+processes on one port with SO_REUSEPORT); ``--lcr`` chooses.
+
+For each server and rate it prints: calls, successful / failed, retransmissions, sipp's achieved
+rate, p50 / p99 INVITE->302 time (sipp -trace_rtt), and server CPU per call (utime + stime of
+the server's whole process tree from /proc/<pid>/stat, before and after). A step passes with
+zero failed calls, zero retransmissions and sipp reaching >= 95 % of the target rate (below,
+the load generator is the limit, not the server). Then the summary: the highest passing rate,
+CPU per call at the highest rate both passed, and the ratios to Kamailio (goals: rate >= 1.0x,
+CPU per call <= 1.5x, p99 < 5 ms at 5,000 cps).
+
+    python -m bench.sip.run                       # full ladder, Kamailio + lcr uvloop:1, uvloop:2
+    python -m bench.sip.run --rates 1000,5000 --seconds 5 --lcr uvloop:1,asyncio:1
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.sip.world import kamailio_routes, make_world, numbers
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+TICK = os.sysconf("SC_CLK_TCK")
+DEFAULT_RATES = (1_000, 2_500, 5_000, 7_500, 10_000, 12_500, 15_000, 20_000, 25_000)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime + stime of ``root`` and all its descendants (live ones), in seconds."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        pid = int(entry)
+        parent[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    total = 0
+    for pid, t in ticks.items():
+        p = pid
+        for _ in range(64):  # bounded walk up the tree
+            if p == root:
+                total += t
+                break
+            p = parent.get(p, 0)
+            if p <= 1:
+                break
+    return total / TICK
+
+
+def wait_for_options(port: int, seconds: float = 60) -> None:
+    """Until the server at 127.0.0.1:port answers an OPTIONS (or fail)."""
+    deadline = time.monotonic() + seconds
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.5)
+        me = s.getsockname()[1]
+        ping = (
+            f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};rport;branch=z9hG4bKp\r\n"
+            f"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ping\r\nCSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        while time.monotonic() < deadline:
+            s.sendto(ping, ("127.0.0.1", port))
+            try:
+                if s.recv(4096).startswith(b"SIP/2.0 200"):
+                    return
+            except TimeoutError:
+                continue
+    raise RuntimeError(f"no server answering on 127.0.0.1:{port}")
+
+
+class Server:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def cpu(self) -> float:
+        return tree_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Kamailio(Server):
+    def __init__(self, work: Path, world_rows: list[tuple[str, str]]) -> None:
+        self.name = "kamailio"
+        self.port = free_port()
+        db = work / "kamailio-db"
+        db.mkdir(exist_ok=True)
+        with open(db / "routes", "w") as f:
+            f.write("id(int,auto) tprefix(string) tvalue(string)\n")
+            for i, (prefix, value) in enumerate(world_rows, 1):
+                f.write(f"{i}:{prefix}:{value.replace(':', chr(92) + ':')}\n")
+        (db / "version").write_text("table_name(string) table_version(int)\nroutes:1\n")
+        cfg = (HERE / "kamailio.cfg").read_text().replace("@@PORT@@", str(self.port)).replace("@@DBDIR@@", str(db))
+        (work / "kamailio.cfg").write_text(cfg)
+        run = work / "kamailio-run"
+        run.mkdir(exist_ok=True)
+        command = ["kamailio", "-DD", "-E", "-f", str(work / "kamailio.cfg"), "-x", "tlsf", "-X", "tlsf",
+                   "-m", "256", "-M", "32", "-Y", str(run), "-w", str(work)]  # fmt: skip
+        with open(work / "kamailio.log", "wb") as log:
+            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        wait_for_options(self.port)
+
+
+class Lcr(Server):
+    def __init__(self, work: Path, variant: str) -> None:
+        loop, workers = variant.split(":")
+        self.name = f"lcr {variant}"
+        self.port = free_port()
+        command = [sys.executable, "-m", "bench.sip.serve", "--port", str(self.port), "--workers", workers,
+                   "--loop", loop]  # fmt: skip
+        with open(work / f"lcr-{loop}-{workers}.log", "wb") as log:
+            self.proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_options(self.port, 120)
+
+
+@dataclass
+class Step:
+    server: str
+    rate: int
+    calls: int
+    successful: int
+    failed: int
+    retransmissions: int
+    achieved: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_call: float
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.failed == 0
+            and self.retransmissions == 0
+            and self.successful == self.calls
+            and self.achieved >= 0.95 * self.rate
+        )
+
+    def line(self) -> str:
+        verdict = "pass" if self.passed else "FAIL"
+        return (
+            f"{self.server:<14} {self.rate:>6} cps  calls {self.calls:>7}  ok {self.successful:>7}  "
+            f"failed {self.failed:>5}  retrans {self.retransmissions:>5}  sipp rate {self.achieved:>8.0f}  "
+            f"p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms  cpu/call {self.cpu_us_per_call:6.1f} us  "
+            f"{verdict}"
+        )
+
+
+def _elapsed_seconds(text: str) -> float:
+    """sipp's ``HH:MM:SS:uuuuuu`` (or ``HH:MM:SS.uuuuuu``)."""
+    parts = text.replace(".", ":").split(":")
+    h, m, s = int(parts[0]), int(parts[1]), int(parts[2])
+    micro = int(parts[3]) if len(parts) > 3 else 0
+    return h * 3600 + m * 60 + s + micro / 1e6
+
+
+def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path) -> Step:
+    calls = int(rate * seconds)
+    step_dir = Path(tempfile.mkdtemp(prefix=f"{server.name.replace(' ', '-').replace(':', '')}-{rate}-", dir=work))
+    command = [
+        "sipp", f"127.0.0.1:{server.port}", "-sf", str(HERE / "uac.xml"), "-inf", str(inf),
+        "-i", "127.0.0.1", "-p", "0", "-r", str(rate), "-m", str(calls), "-l", str(max(1000, rate)),
+        "-nostdin", "-timeout", str(int(seconds * 3 + 30)), "-timeout_error",
+        "-trace_stat", "-stf", "stat.csv", "-fd", "1", "-trace_rtt", "-rtt_freq", "1000",
+        "-trace_err", "-error_file", "errors.log", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
+    ]  # fmt: skip
+    cpu_before = server.cpu()
+    done = subprocess.run(command, cwd=step_dir, capture_output=True, text=True, timeout=seconds * 3 + 60, check=False)
+    cpu = server.cpu() - cpu_before
+    with open(step_dir / "stat.csv") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    if not rows:
+        raise RuntimeError(f"sipp wrote no statistics (exit {done.returncode}): {done.stderr[-500:]}")
+    last = rows[-1]
+    successful = int(last["SuccessfulCall(C)"])
+    failed = int(last["FailedCall(C)"])
+    retrans = int(last["Retransmissions(C)"])
+    elapsed = _elapsed_seconds(last["ElapsedTime(C)"])
+    times: list[float] = []
+    for rtt in step_dir.glob("*_rtt.csv"):
+        with open(rtt) as f:
+            times += [float(r[1]) for r in csv.reader(f, delimiter=";") if len(r) >= 2 and r[1].isdigit()]
+    times.sort()
+
+    def pct(p: float) -> float:
+        return times[min(len(times) - 1, int(p * len(times)))] if times else float("nan")
+
+    achieved = calls / elapsed if elapsed else 0.0
+    cpu_per_call = cpu / max(successful, 1) * 1e6
+    return Step(server.name, rate, calls, successful, failed, retrans, achieved, pct(0.5), pct(0.99), cpu_per_call)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", default=",".join(map(str, DEFAULT_RATES)))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--lcr", default="uvloop:1,uvloop:2", help="variants LOOP:WORKERS, comma-separated")
+    parser.add_argument("--no-kamailio", action="store_true")
+    parser.add_argument("--work", default=None, help="working directory (default: a temporary one)")
+    args = parser.parse_args()
+    for tool in ("sipp",) + (() if args.no_kamailio else ("kamailio",)):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed (apt-get install sip-tester kamailio)")
+    work = Path(args.work or tempfile.mkdtemp(prefix="lcr-sip-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    world = make_world()
+    inf = work / "numbers.csv"
+    inf.write_text("SEQUENTIAL\n" + "\n".join(numbers(world, 10_000)) + "\n")
+    print(f"work dir {work}; {os.cpu_count()} CPUs; steps of {args.seconds:g} s", flush=True)
+
+    servers: list[Server] = []
+    try:
+        if not args.no_kamailio:
+            servers.append(Kamailio(work, kamailio_routes(world)))
+        for variant in args.lcr.split(","):
+            servers.append(Lcr(work, variant))
+        alive = {s.name: True for s in servers}
+        results: dict[str, list[Step]] = {s.name: [] for s in servers}
+        for rate in (int(r) for r in args.rates.split(",")):
+            for server in servers:
+                if not alive[server.name]:
+                    continue
+                step = run_step(server, rate, args.seconds, inf, work)
+                results[server.name].append(step)
+                print(step.line(), flush=True)
+                alive[server.name] = step.passed
+            if not any(alive.values()):
+                break
+            time.sleep(1)
+    finally:
+        for server in servers:
+            server.stop()
+    summarise(results)
+
+
+def summarise(results: dict[str, list[Step]]) -> None:
+    print("\nsummary")
+    best: dict[str, Step | None] = {}
+    for name, steps in results.items():
+        passed = [s for s in steps if s.passed]
+        best[name] = passed[-1] if passed else None
+        b = best[name]
+        at5k = next((s for s in steps if s.rate == 5_000), None)
+        print(
+            f"  {name:<14} highest rate passed: {b.rate if b else 0:>6} cps"
+            + (f"  cpu/call there {b.cpu_us_per_call:.1f} us" if b else "")
+            + (f"  p99 at 5,000 cps {at5k.p99_ms:.2f} ms (goal < 5 ms)" if at5k else "")
+        )
+    k = results.get("kamailio")
+    if not k:
+        return
+    for name, steps in results.items():
+        if name == "kamailio":
+            continue
+        kb, lb = best.get("kamailio"), best.get(name)
+        if kb and lb:
+            print(f"  {name}: rate ratio {lb.rate / kb.rate:.2f}x Kamailio (goal >= 1.0x)")
+        common = [s.rate for s in steps if s.passed and any(t.rate == s.rate and t.passed for t in k)]
+        if common:
+            r = max(common)
+            ls = next(s for s in steps if s.rate == r)
+            ks = next(s for s in k if s.rate == r)
+            print(
+                f"  {name}: CPU per call at {r} cps {ls.cpu_us_per_call:.1f} us vs Kamailio "
+                f"{ks.cpu_us_per_call:.1f} us = {ls.cpu_us_per_call / ks.cpu_us_per_call:.2f}x (goal <= 1.5x)"
+            )
+
+
+if __name__ == "__main__":
+    main()
