@@ -426,6 +426,42 @@ def report_margin(start: str, end: str, customer_name: str | None, by: str, as_j
                    + f"{r['calls']:>7} {r['minutes']:>10} {r['sell']:>12} {r['cost']:>12} {r['margin']:>12}")
 
 
+@main.command("invoice")
+@click.argument("name")
+@click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="First day (customer's time zone).")
+@click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="Last day, included.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "pdf"]), default="json", show_default=True)
+@click.option("--out", "out", default=None, type=click.Path(path_type=Path), help="File to write (default stdout).")
+@db_option
+@handles_errors
+def invoice(name: str, start: str, end: str, fmt: str, out: Path | None, database_url: str | None) -> None:
+    """Issue (or re-issue: the same document) customer NAME's invoice for a period."""
+    import datetime as dt
+    import tomllib
+
+    from lcr.billing import DEMO_ISSUER
+    from lcr.errors import InputError
+    from lcr.store.invoices import issue_invoice
+
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise InputError(f"--from {start!r} / --to {end!r} must be days (YYYY-MM-DD)") from None
+    issuer_file = config.ISSUER_FILE.get()
+    issuer = tomllib.loads(Path(issuer_file).read_text(encoding="utf-8")) if issuer_file else DEMO_ISSUER
+    doc = issue_invoice(_engine(database_url), name, first, last, issuer=issuer)
+    data: bytes = (
+        (json.dumps(doc.to_json(), indent=2) + "\n").encode() if fmt == "json"
+        else doc.to_csv().encode() if fmt == "csv" else doc.to_pdf()
+    )
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        out.write_bytes(data)
+        click.echo(f"invoice {doc.facts.number} written to {out}", err=True)
+
+
 @main.command("balance")
 @click.argument("name")
 @json_option

@@ -59,6 +59,13 @@ SWITCH_TZ = Setting(
     "Time zone of the softswitch's local CDR timestamps (FreeSWITCH, Asterisk CSV).",
 )
 
+ISSUER_FILE = Setting(
+    "LCR_ISSUER_FILE",
+    "",
+    "TOML file with the invoice letterhead (name, address, tax_id, email, payment_terms, bank...). "
+    "Empty: a demo letterhead marked as such.",
+)
+
 ALL: tuple[Setting, ...] = (
     DATABASE_URL,
     API_TOKEN,
@@ -68,6 +75,7 @@ ALL: tuple[Setting, ...] = (
     RATEDECKS_DIR,
     NOTICE_POLICY,
     SWITCH_TZ,
+    ISSUER_FILE,
 )
 
 
