@@ -517,15 +517,29 @@ def payment_add(name: str, amount: str, reference: str | None, as_json: bool, da
 
 @main.command("demo")
 @click.option("--ratedecks", default=None, metavar="DIR", help=config.RATEDECKS_DIR.help)
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve HTTP and SIP after loading.")
+@click.option("--http", "http", default=None, metavar="HOST:PORT", help=config.HTTP_LISTEN.help)
+@click.option("--sip", "sip", default=None, metavar="HOST:PORT", help=config.SIP_LISTEN.help)
 @db_option
 @handles_errors
-def demo(ratedecks: str | None, database_url: str | None) -> None:
-    """The main job on the embedded default: the sample world (carriers, customer, decks)."""
-    from lcr.demo import load_demo
+def demo(ratedecks: str | None, serve: bool, http: str | None, sip: str | None, database_url: str | None) -> None:
+    """The main job on the embedded default: load the sample world, then serve it over HTTP and SIP."""
+    from lcr.api.auth import Auth
+    from lcr.demo import load_demo, try_it
+    from lcr.serve import parse_hostport, run
 
     engine = _engine(database_url)
-    for line in load_demo(engine, config.ratedecks_dir(ratedecks)):
+    decks_dir = config.ratedecks_dir(ratedecks)
+    for line in load_demo(engine, decks_dir):
         click.echo(line)
+    if not serve:
+        return
+    http_addr = parse_hostport(http or config.HTTP_LISTEN.get(), "--http")
+    sip_addr = parse_hostport(sip or config.SIP_LISTEN.get(), "--sip")
+    click.echo(try_it(http_addr, sip_addr, decks_dir))
+    run(engine, http=http_addr, sip=sip_addr,
+        auth=Auth.from_settings(config.API_TOKEN.get(), config.READ_TOKENS.get()),
+        profiles_dir=decks_dir / "profiles", notice_policy=NoticePolicy(config.NOTICE_POLICY.get()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,3 +51,20 @@ def load_demo(engine: Engine, decks_dir: Path) -> Iterator[str]:
             profile=d.get("profile"), profiles_dir=decks_dir / "profiles", received=parse_received(d.get("received")),
         )
         yield report.to_text()
+
+
+def try_it(http: tuple[str, int], sip: tuple[str, int], decks_dir: Path) -> str:
+    """What to type to see the demo answer (printed by ``lcr demo`` before it serves)."""
+    h, p = http
+    sh, sp = sip
+    scenario = decks_dir / "sipp" / "demo_call.xml"
+    return "\n".join([
+        "",
+        "Serving the sample world. Try, from another terminal:",
+        f"  curl -s 'http://{h}:{p}/v1/routes?number=%2B4915123456789&customer=globex'",
+        f"  curl -s 'http://{h}:{p}/v1/routes?number=4915123456789&customer=globex&explain=true'",
+        f"  http://{h}:{p}/docs  (the API, OpenAPI)",
+        "  a call over SIP from 127.0.0.1, globex's softswitch address (sipp: apt-get install sip-tester):",
+        f"  sipp -sf {scenario} -s 4915123456789 -m 1 -i 127.0.0.1 -p 5070 -trace_msg {sh}:{sp}",
+        "Ctrl-C stops.",
+    ])
