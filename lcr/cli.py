@@ -144,10 +144,14 @@ def customer() -> None:
 @click.option("--min-margin", default="0", metavar="PERCENT", help="Keep carriers with rate <= sell*(1-m/100).")
 @click.option("--timezone", default="UTC", metavar="TZ", help="IANA time zone for invoices.")
 @click.option("--currency", default="USD", metavar="CUR", help="ISO 4217 billing currency.")
+@click.option("--low-balance", default=None, metavar="AMOUNT",
+              help="Warn (log + webhook) once each time available credit falls below AMOUNT.")
+@click.option("--webhook", default=None, metavar="URL", help="URL POSTed a JSON event on a low-balance crossing.")
 @db_option
 @handles_errors
 def customer_add(name: str, prepaid: bool, credit_limit: str | None, source_ips: tuple[str, ...], tech_prefix: str,
-                 min_margin: str, timezone: str, currency: str, database_url: str | None) -> None:
+                 min_margin: str, timezone: str, currency: str, low_balance: str | None, webhook: str | None,
+                 database_url: str | None) -> None:
     """Add a customer."""
     import ipaddress
 
@@ -168,9 +172,17 @@ def customer_add(name: str, prepaid: bool, credit_limit: str | None, source_ips:
             ipaddress.ip_address(ip)
         except ValueError:
             raise InputError(f"--source-ip {ip!r} is not an IP address") from None
+    threshold = None
+    if low_balance is not None:
+        try:
+            threshold = to_micro(low_balance)
+        except ValueError as exc:
+            raise InputError(f"--low-balance {exc}") from None
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise InputError(f"--webhook {webhook!r} is not an http(s) URL")
     with writing(_engine(database_url)) as conn:
         add_customer(conn, Customer(name, prepaid, limit, source_ips, tech_prefix, min_margin, timezone,
-                                    currency.upper()))
+                                    currency.upper(), threshold, webhook))
     click.echo(f"customer {name} added")
 
 
