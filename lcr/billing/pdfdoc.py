@@ -1,6 +1,10 @@
 """The invoice as a PDF a customer files: letterhead, summary, destination lines, adjustments.
 
-Drawn with fpdf2's core fonts (Helvetica, cp1252: no font files to ship, text extractable).
+Drawn with fpdf2. Text is Helvetica (a core font, nothing embedded) when everything on the
+invoice is in cp1252 (Western European); otherwise the whole document uses DejaVu Sans,
+embedded as a subset from ``fonts/`` (Latin, Greek, Cyrillic and more; no CJK, and no shaping
+for right-to-left scripts). A character the font cannot draw is printed as ``?``. Either way
+the text extracts.
 Every page break is ours: the destination and adjustment tables repeat their heading on each
 page, pages after the first carry a running head, every page a foot with "Page N of M".
 
@@ -15,12 +19,13 @@ Money is printed exactly: each money column uses the decimals its most precise v
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.fonts import TTFFont
 
 from lcr.billing.figures import (
     column_decimals,
@@ -40,7 +45,10 @@ if TYPE_CHECKING:
 LEFT, RIGHT, TOP = 15.0, 195.0, 14.0
 WIDTH = RIGHT - LEFT
 BOTTOM = 279.0  # content stops here; the foot is below
-FONT = "Helvetica"
+CORE_FONT, CORE_ENCODING = "Helvetica", "cp1252"
+UNICODE_FONT = "DejaVu"
+FONTS = Path(__file__).with_name("fonts")
+UNICODE_FILES = {"": FONTS / "DejaVuSans.ttf", "B": FONTS / "DejaVuSans-Bold.ttf"}
 
 INK = (33, 37, 41)
 MUTED = (108, 117, 125)
@@ -56,6 +64,9 @@ _LABELS = {"tax_id": "Tax ID", "registration": "Reg. no.", "email": "Email", "ph
            "payment_terms": "Terms", "bank": "Bank", "note": "Note"}
 
 
+_ONE_LINE = {c: " " for c in (*range(32), 127)}
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     title: str
@@ -66,11 +77,17 @@ class Column:
 class _Document(FPDF):
     """fpdf2 with our running head and foot."""
 
-    def __init__(self, running_head: tuple[str, str], foot: str) -> None:
+    def __init__(self, unicode: bool) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
-        self.core_fonts_encoding = "cp1252"
-        self._running_head = running_head
-        self._foot = foot
+        self.core_fonts_encoding = CORE_ENCODING
+        self.text_family = CORE_FONT
+        if unicode:
+            for style, path in UNICODE_FILES.items():
+                self.add_font(UNICODE_FONT, style, path)
+            self.text_family = UNICODE_FONT
+        self.running_head = ("", "")
+        self.foot = ""
+        self.alias_nb_pages("{lcr:pages}")  # not "{nb}", which a customer's name could hold
         self.set_margins(LEFT, TOP, 210 - RIGHT)
         self.set_auto_page_break(False)
         self.c_margin = 1.6
@@ -78,14 +95,12 @@ class _Document(FPDF):
     def header(self) -> None:
         if self.page_no() == 1:
             return
-        left, right = self._running_head
+        left, right = self.running_head
         self.set_text_color(*MUTED)
-        self.set_font(FONT, "B", 8.5)
-        self.set_xy(LEFT, TOP - 4)
-        self.cell(WIDTH / 2, 5, left)
-        self.set_font(FONT, "", 8.5)
-        self.set_xy(LEFT + WIDTH / 2, TOP - 4)
-        self.cell(WIDTH / 2, 5, right, align="R")
+        self.set_font(self.text_family, "B", 8.5)
+        self.fitted_cell(LEFT, TOP - 4, WIDTH * 0.4, 5, left)
+        self.set_font(self.text_family, "", 8.5)
+        self.fitted_cell(LEFT + WIDTH * 0.4, TOP - 4, WIDTH * 0.6, 5, right, align="R")
         self.set_draw_color(*RULE)
         self.set_line_width(0.2)
         self.line(LEFT, TOP + 1.5, RIGHT, TOP + 1.5)
@@ -96,11 +111,19 @@ class _Document(FPDF):
         self.set_line_width(0.2)
         self.line(LEFT, 284, RIGHT, 284)
         self.set_text_color(*MUTED)
-        self.set_font(FONT, "", 7.5)
-        self.set_xy(LEFT, 285)
-        self.cell(WIDTH * 0.75, 4.5, self._foot)
-        self.set_xy(LEFT + WIDTH * 0.75, 285)
-        self.cell(WIDTH * 0.25, 4.5, f"Page {self.page_no()} of {{nb}}", align="R")
+        self.set_font(self.text_family, "", 7.5)
+        self.fitted_cell(LEFT, 285, WIDTH * 0.8, 4.5, self.foot)
+        page = f"Page {self.page_no()} of {self.str_alias_nb_pages}"
+        self.fitted_cell(LEFT + WIDTH * 0.8, 285, WIDTH * 0.2, 4.5, page, align="R")
+
+    def fitted_cell(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
+        """A one-line cell whose font shrinks (down to 4 pt) until the text fits; the size is restored."""
+        size = self.font_size_pt
+        while self.font_size_pt > 4 and self.get_string_width(text) > w - 2 * self.c_margin:
+            self.set_font_size(self.font_size_pt - 0.5)
+        self.set_xy(x, y)
+        self.cell(w, h, text, align=align)
+        self.set_font_size(size)
 
 
 class _Writer:
@@ -110,24 +133,26 @@ class _Writer:
         self.inv = invoice
         f = invoice.facts
         self.f = f
+        self.unicode = not all(_core_font_draws(text) for text in _texts(invoice))
+        self.pdf = _Document(unicode=self.unicode)
+        faces = [set(font.cmap) for font in self.pdf.fonts.values() if isinstance(font, TTFFont)]
+        self.glyphs: set[int] = set.intersection(*faces) if faces else set()  # what every face can draw
         self.tz = zone(f.customer.timezone)
-        self.cur = latin_text(f.customer.currency)
-        self.issuer = {k: latin_text(v) for k, v in f.issuer.items() if v}
+        self.cur = self.t(f.customer.currency)
+        self.issuer = {str(k): "\n".join(self.t(line) for line in _lines(v)) for k, v in f.issuer.items() if v}
         amounts = [line.amount for line in invoice.lines]
         amounts += [v for a in invoice.adjustments for v in (a.old_amount, a.new_amount, a.amount)]
         amounts += [invoice.total, invoice.adjustments_total, f.balance_brought_forward, f.payments,
                     f.balance_carried]
         self.dp = column_decimals(amounts, at_least=2)
         self.rate_dp = column_decimals([line.rate for line in invoice.lines if line.rate is not None], at_least=4)
-        number = latin_text(f.number)
-        customer = latin_text(f.customer.name)
+        number = self.t(f.number)
+        customer = self.t(f.customer.name)
         seller = self.issuer.get("name", "")
-        self.pdf = _Document(
-            running_head=(seller or f"Invoice {number}", f"Invoice {number} - {customer} (continued)"),
-            foot=f"Invoice {number}  |  {customer}  |  {f.period_from.isoformat()} to {f.period_to.isoformat()}"
-                 f"  |  amounts in {self.cur}",
-        )
         pdf = self.pdf
+        pdf.running_head = (seller or f"Invoice {number}", f"Invoice {number} - {customer} (continued)")
+        pdf.foot = (f"Invoice {number}  |  {customer}  |  {f.period_from.isoformat()} to {f.period_to.isoformat()}"
+                    f"  |  amounts in {self.cur}")
         pdf.set_creation_date(dt.datetime.fromtimestamp(f.issued_at, dt.UTC))
         pdf.set_producer("lcr billing (fpdf2)")
         pdf.set_creator("lcr")
@@ -139,33 +164,55 @@ class _Writer:
 
     # -- small drawing helpers ------------------------------------------------------------
 
+    def t(self, text: str) -> str:
+        """Text as the document's font can draw it, on one line (control characters become spaces)."""
+        text = text.translate(_ONE_LINE)
+        if not self.unicode:
+            return latin_text(text, CORE_ENCODING)
+        if all(ord(ch) in self.glyphs for ch in text):
+            return text
+        return "".join(ch if ord(ch) in self.glyphs else "?" for ch in text)
+
     def font(self, size: float, style: str = "", color: tuple[int, int, int] = INK) -> None:
-        self.pdf.set_font(FONT, style, size)
+        self.pdf.set_font(self.pdf.text_family, style, size)
         self.pdf.set_text_color(*color)
 
     def text_at(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
-        self.pdf.set_xy(x, y)
-        self.pdf.cell(w, h, text, align=align, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        """One line of text in the box ``(x, y, w, h)``, placed as ``FPDF.cell`` would, at a tenth of its cost."""
+        pdf = self.pdf
+        if align == "R":
+            x += w - pdf.c_margin - self.width(text)
+        elif align == "C":
+            x += (w - self.width(text)) / 2
+        else:
+            x += pdf.c_margin
+        pdf.text(x, y + 0.5 * h + 0.3 * pdf.font_size, text)
+
+    def width(self, text: str) -> float:
+        """``FPDF.get_string_width`` without its markdown and bidi passes (we use neither)."""
+        pdf = self.pdf
+        assert pdf.current_font is not None
+        return pdf.current_font.get_text_width(pdf.normalize_text(text), pdf.font_size_pt, None)[1] / pdf.k
 
     def wrap(self, text: str, width: float) -> list[str]:
         """Greedy word wrap to ``width`` mm in the current font; over-long words are cut."""
         pdf = self.pdf
         room = width - 2 * pdf.c_margin
-        if pdf.get_string_width(text) <= room:
+        if self.width(text) <= room:
             return [text]
         lines: list[str] = []
         current = ""
         for word in text.split(" "):
             candidate = f"{current} {word}" if current else word
-            if pdf.get_string_width(candidate) <= room:
+            if self.width(candidate) <= room:
                 current = candidate
                 continue
             if current:
                 lines.append(current)
             current = ""
-            while pdf.get_string_width(word) > room and len(word) > 1:
+            while self.width(word) > room and len(word) > 1:
                 cut = len(word) - 1
-                while cut > 1 and pdf.get_string_width(word[:cut]) > room:
+                while cut > 1 and self.width(word[:cut]) > room:
                     cut -= 1
                 lines.append(word[:cut])
                 word = word[cut:]
@@ -177,7 +224,7 @@ class _Writer:
         """The largest font size up to ``size`` at which ``text`` fits on one line of ``width``."""
         pdf = self.pdf
         room = width - 2 * pdf.c_margin
-        while size > 5 and pdf.get_string_width(text) > room:
+        while size > 5 and self.width(text) > room:
             size -= 0.5
             pdf.set_font_size(size)
         return size
@@ -223,7 +270,7 @@ class _Writer:
         ry += 12
         issued = local_time(f.issued_at, self.tz).date()
         rows = [
-            ("Invoice number", latin_text(f.number)),
+            ("Invoice number", self.t(f.number)),
             ("Invoice date", issued.isoformat()),
             ("Billing period", f"{f.period_from.isoformat()} to {f.period_to.isoformat()}"),
             ("Currency", self.cur),
@@ -252,11 +299,11 @@ class _Writer:
         self.text_at(LEFT, y, 90, 4, "BILL TO")
         y += 4.5
         self.font(12, "B")
-        for line in self.wrap(latin_text(f.customer.name), 95):
+        for line in self.wrap(self.t(f.customer.name), 95):
             self.text_at(LEFT, y, 95, 6, line)
             y += 6
         self.font(8.5, "", MUTED)
-        self.text_at(LEFT, y, 95, 4.2, f"Account time zone: {latin_text(f.customer.timezone)}")
+        self.text_at(LEFT, y, 95, 4.2, f"Account time zone: {self.t(f.customer.timezone)}")
         y += 4.2
         kind = "prepaid" if f.customer.prepaid else "postpaid"
         self.text_at(LEFT, y, 95, 4.2, f"Account type: {kind}, billed in {self.cur}")
@@ -296,14 +343,14 @@ class _Writer:
             (f"Total this invoice ({self.cur})", self.money(inv.total_with_adjustments), "B"),
         ]
         right = [
-            (f"Balance brought forward ({f.period_from.isoformat()})", signed(f.balance_brought_forward, self.dp), ""),
+            (f"Opening balance, {f.period_from.isoformat()}", signed(f.balance_brought_forward, self.dp), ""),
             ("Payments received", signed(f.payments, self.dp), ""),
             ("Call charges", signed(-inv.total, self.dp), ""),
             ("Adjustments", signed(-inv.adjustments_total, self.dp), ""),
         ]
         if other:
             right.append(("Other account movements", signed(other, self.dp), ""))
-        right.append((f"Balance carried forward ({f.period_to.isoformat()})", signed(f.balance_carried, self.dp), "B"))
+        right.append((f"Closing balance, {f.period_to.isoformat()}", signed(f.balance_carried, self.dp), "B"))
         hl = self.box(LEFT, y0, 85, "INVOICE SUMMARY", left)
         hr = self.box(110, y0, RIGHT - 110, f"ACCOUNT STATEMENT ({self.cur})", right)
         self.font(6.8, "", MUTED)
@@ -351,7 +398,9 @@ class _Writer:
             self.font(size - 0.5, "B", (255, 255, 255))
             x = LEFT
             for col in columns:
+                self.fit(col.title, col.width, size - 0.5)
                 self.text_at(x, y + pad + 0.3, col.width, lh, col.title, col.align)
+                pdf.set_font_size(size - 0.5)
                 x += col.width
             pdf.set_y(y + lh + 2 * pad + 0.6)
 
@@ -398,7 +447,7 @@ class _Writer:
         columns = (Column("Destination", 78), Column("Calls", 18, "R"), Column("Minutes", 28, "R"),
                    Column(f"Rate / min ({self.cur})", 27, "R"), Column(f"Amount ({self.cur})", 29, "R"))
         rows = [
-            (latin_text(line.destination), grouped(str(line.calls)), grouped(minutes_text(line.billed_seconds)),
+            (self.t(line.destination), grouped(str(line.calls)), grouped(minutes_text(line.billed_seconds)),
              "various" if line.rate is None else shown(line.rate, self.rate_dp), self.money(line.amount))
             for line in inv.lines
         ]
@@ -415,8 +464,8 @@ class _Writer:
         columns = (Column("Call ID", 40), Column("Call start", 31), Column("Destination", 43),
                    Column("Invoiced", 22, "R"), Column("Re-rated", 22, "R"), Column("Difference", 22, "R"))
         rows = [
-            (latin_text(a.call_id), local_time(a.start_time, self.tz).strftime("%Y-%m-%d %H:%M:%S"),
-             latin_text(a.destination), self.money(a.old_amount), self.money(a.new_amount), self.money(a.amount))
+            (self.t(a.call_id), local_time(a.start_time, self.tz).strftime("%Y-%m-%d %H:%M:%S"),
+             self.t(a.destination), self.money(a.old_amount), self.money(a.new_amount), self.money(a.amount))
             for a in inv.adjustments
         ]
         total = ("Total adjustments", "", "", "", "", self.money(inv.adjustments_total))
@@ -432,7 +481,7 @@ class _Writer:
         h = self.box(110, y, RIGHT - 110, "TOTALS", totals)
         pdf.set_y(y + h + 6)
         notes = [
-            f"All amounts are in {self.cur}. Call times are in {latin_text(f.customer.timezone)}; the period "
+            f"All amounts are in {self.cur}. Call times are in {self.t(f.customer.timezone)}; the period "
             f"{f.period_from.isoformat()} to {f.period_to.isoformat()} includes both days.",
             "Minutes are billed seconds / 60, rounded to 4 decimals per line; each call is rated "
             "separately and amounts are the exact sums of the rated calls.",
@@ -456,6 +505,31 @@ class _Writer:
         self.adjustments()
         self.closing()
         return bytes(self.pdf.output())
+
+
+def _texts(invoice: Invoice) -> Iterator[str]:
+    f = invoice.facts
+    yield from (f.number, f.customer.name, f.customer.currency, f.customer.timezone)
+    yield from (line for value in f.issuer.values() for line in _lines(value))
+    yield from (line.destination for line in invoice.lines)
+    for a in invoice.adjustments:
+        yield a.call_id
+        yield a.destination
+
+
+def _lines(value: object) -> list[str]:
+    """An issuer value as lines: ``"a\\nb"`` or, from a TOML file, ``["a", "b"]`` (other values as text)."""
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return str(value).split("\n")
+
+
+def _core_font_draws(text: str) -> bool:
+    try:
+        text.encode(CORE_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _adjustments_label(n: int) -> str:

@@ -123,15 +123,17 @@ def _facts_to_json(f: InvoiceFacts) -> dict[str, object]:
         "calls": [[c.call_id, c.start_time, c.dst, c.destination, c.prefix, c.billsec, c.billed_seconds, c.rate,
                    c.amount] for c in f.calls],
         "adjustments": [[a.call_id, a.start_time, a.destination, a.old_amount, a.new_amount] for a in f.adjustments],
-        "customer": {"timezone": f.customer.timezone, "currency": f.customer.currency},
+        "customer": {"name": f.customer.name, "prepaid": f.customer.prepaid, "timezone": f.customer.timezone,
+                     "currency": f.customer.currency},
     }
 
 
 def _facts_from_json(doc: dict, customer: Customer) -> InvoiceFacts:  # type: ignore[type-arg]
     from dataclasses import replace
 
-    # the customer's time zone and currency as issued, even if changed since
-    customer = replace(customer, timezone=doc["customer"]["timezone"], currency=doc["customer"]["currency"])
+    # the customer as issued (name, billing type, time zone, currency), even if changed since
+    c = doc["customer"]
+    customer = replace(customer, name=c["name"], prepaid=c["prepaid"], timezone=c["timezone"], currency=c["currency"])
     return InvoiceFacts(
         number=doc["number"], customer=customer, period_from=dt.date.fromisoformat(doc["period_from"]),
         period_to=dt.date.fromisoformat(doc["period_to"]), issued_at=doc["issued_at"],

@@ -84,8 +84,10 @@ def large_facts(n_calls: int, n_destinations: int, seed: int = 7) -> InvoiceFact
     for n in range(n_calls):
         name, prefix, rate = dests[n % n_destinations] if n < n_destinations else rng.choice(dests)
         billsec = rng.choice((0, rng.randrange(1, 30), rng.randrange(30, 900), rng.randrange(900, 7200)))
-        calls.append(call(f"call-{n:06d}", MARCH_1 + rng.randrange(0, 31 * 86400), f"{prefix}{rng.randrange(10**7):07d}",
-                          name, prefix, billsec, rate + (n % 3 == 0 and n % 7 == 0)))
+        start = MARCH_1 + rng.randrange(0, 31 * 86400)
+        some_rate = rate + (n % 21 == 0)  # a few calls at another rate: those lines show "various"
+        dst = f"{prefix}{rng.randrange(10**7):07d}"
+        calls.append(call(f"call-{n:06d}", start, dst, name, prefix, billsec, some_rate))
     total = sum(c.amount for c in calls)
     return small_facts(calls=tuple(calls), adjustments=SMALL_ADJUSTMENTS,
                        balance_carried=-12_500_000 + 20_000_000 - total - sum(a.amount for a in SMALL_ADJUSTMENTS))

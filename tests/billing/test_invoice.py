@@ -7,6 +7,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -22,9 +23,9 @@ calls_strategy = st.lists(
         InvoiceCall,
         call_id=st.text(min_size=1, max_size=8),
         start_time=st.integers(MARCH_1, MARCH_1 + 31 * 86400 - 1),
-        dst=st.from_regex(r"\A[0-9]{4,15}\Z"),
+        dst=st.text("0123456789", min_size=4, max_size=15),
         destination=st.sampled_from(DESTINATIONS),
-        prefix=st.from_regex(r"\A[0-9]{1,6}\Z"),
+        prefix=st.text("0123456789", min_size=1, max_size=6),
         billsec=st.integers(0, 100_000),
         billed_seconds=st.integers(0, 100_000),
         rate=st.sampled_from((1, 8_900, 45_000, 10_000_000)),
@@ -42,7 +43,7 @@ def micro(text: str) -> int:
     return int(Decimal(text) * 1_000_000)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(calls_strategy)
 def test_totals_and_lines_are_exact_sums(calls: list[InvoiceCall]) -> None:
     inv = build_invoice(small_facts(calls=tuple(calls)))
@@ -63,14 +64,14 @@ def test_totals_and_lines_are_exact_sums(calls: list[InvoiceCall]) -> None:
         assert line.rate == (rates.pop() if len(rates) == 1 else None)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(calls_strategy)
 def test_json_amounts_add_up_exactly(calls: list[InvoiceCall]) -> None:
-    doc = build_invoice(small_facts(calls=tuple(calls))).to_json()
-    assert micro(doc["total"]) == sum(c.amount for c in calls)  # type: ignore[arg-type]
-    assert sum(micro(line["amount"]) for line in doc["lines"]) == micro(doc["total"])  # type: ignore[index,arg-type]
-    assert sum(line["calls"] for line in doc["lines"]) == len(calls)  # type: ignore[index,misc]
-    for line in doc["lines"]:  # type: ignore[attr-defined]
+    doc: dict[str, Any] = build_invoice(small_facts(calls=tuple(calls))).to_json()
+    assert micro(doc["total"]) == sum(c.amount for c in calls)
+    assert sum(micro(line["amount"]) for line in doc["lines"]) == micro(doc["total"])
+    assert sum(line["calls"] for line in doc["lines"]) == len(calls)
+    for line in doc["lines"]:
         assert Decimal(line["minutes"]) == expected_minutes(line["billed_seconds"])
 
 
@@ -78,7 +79,8 @@ def test_the_small_invoice_by_hand() -> None:
     inv = build_invoice(small_facts())
     got = {line.destination: (line.calls, line.billed_seconds, line.rate, line.amount) for line in inv.lines}
     assert got == {
-        "France - Mobile": (2, 241, 52_100, 209_268),  # 241 s at 0.0521/min = 0.2092683 -> 0.209268; the 0 s call costs 0
+        # 241 s at 0.0521/min = 0.2092683 -> 0.209268; the 0 s call costs 0
+        "France - Mobile": (2, 241, 52_100, 209_268),
         "Germany - Fixed": (2, 180, None, 26_900),  # 60/60 billing: 120 s at 0.0089 + 60 s at 0.0091; two rates
         "Germany - Mobile": (2, 125, 45_000, 93_750),
         "United Kingdom - Mobile": (1, 3601, 61_234, 3_675_061),  # 3601 s at 0.061234 = 3.6750612 -> 3.675061
@@ -91,7 +93,7 @@ def test_the_small_invoice_by_hand() -> None:
 
 
 def test_json_document_matches_the_contract() -> None:
-    doc = build_invoice(small_facts()).to_json()
+    doc: dict[str, Any] = build_invoice(small_facts()).to_json()
     contract = {"number", "customer", "from", "to", "currency", "lines", "total"}
     assert contract <= doc.keys()
     assert doc["number"] == "INV-2026-000007"
@@ -100,7 +102,7 @@ def test_json_document_matches_the_contract() -> None:
     assert doc["currency"] == "EUR"
     assert doc["total"] == "4.004979"
     decimal_string = re.compile(r"^-?\d+(\.\d*[1-9])?$")  # shortest exact: no trailing zeros, no exponent
-    for line in doc["lines"]:  # type: ignore[attr-defined]
+    for line in doc["lines"]:
         assert {"destination", "calls", "minutes", "amount"} <= line.keys()
         assert isinstance(line["destination"], str)
         assert isinstance(line["calls"], int) and not isinstance(line["calls"], bool)
@@ -110,12 +112,12 @@ def test_json_document_matches_the_contract() -> None:
     for key in ("total", "adjustments_total", "total_with_adjustments", "balance_brought_forward", "payments",
                 "balance_carried", "amount_due"):
         assert isinstance(doc[key], str) and decimal_string.match(doc[key]), key
-    assert doc["lines"][0] == {  # type: ignore[index]
+    assert doc["lines"][0] == {
         "destination": "France - Mobile", "calls": 2, "minutes": "4.0167", "amount": "0.209268",
         "billed_seconds": 241, "rate": "0.0521",
     }
-    assert doc["lines"][1]["rate"] is None  # type: ignore[index]
-    assert doc["adjustments"][0] == {  # type: ignore[index]
+    assert doc["lines"][1]["rate"] is None
+    assert doc["adjustments"][0] == {
         "call_id": "b-998", "start_time": "2026-02-26T00:00:00+01:00", "destination": "Germany - Mobile",
         "old_amount": "0.075", "new_amount": "0.0675", "amount": "-0.0075",
     }
@@ -148,7 +150,7 @@ def test_order_of_the_facts_does_not_matter() -> None:
 def test_no_calls() -> None:
     inv = build_invoice(small_facts(calls=(), adjustments=()))
     assert (inv.lines, inv.total, inv.adjustments_total) == ((), 0, 0)
-    doc = inv.to_json()
+    doc: dict[str, Any] = inv.to_json()
     assert doc["lines"] == [] and doc["total"] == "0"
 
 

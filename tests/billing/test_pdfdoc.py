@@ -16,6 +16,7 @@ import sys
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -66,7 +67,7 @@ def test_the_small_invoice_reads_back(small: tuple[Invoice, bytes]) -> None:
     assert amount_after("Total call charges", text) * 10**6 == inv.total == 4_004_979
     assert amount_after("Total adjustments", text) * 10**6 == inv.adjustments_total
     assert amount_after("Payments received", text) * 10**6 == 20_000_000
-    assert amount_after("Balance carried forward", text) * 10**6 == inv.facts.balance_carried
+    assert amount_after("Closing balance", text) * 10**6 == inv.facts.balance_carried
     assert "b-998" in words and "b-999" in words
     meta = PdfReader(io.BytesIO(pdf)).metadata
     assert meta is not None and meta.title == "Invoice INV-2026-000007"
@@ -93,6 +94,17 @@ def test_a_5000_call_300_destination_invoice_paginates(big: tuple[Invoice, bytes
     assert amount_after("Total call charges", everything) * 10**6 == inv.total
 
 
+def test_thousands_of_destinations_paginate() -> None:
+    inv = build_invoice(large_facts(1_500, 1_500, seed=3))
+    texts = pages(inv.to_pdf())
+    n = len(texts)
+    assert n > 25
+    assert all(f"Page {i} of {n}" in text for i, text in enumerate(texts, 1))
+    everything = "\n".join(texts)
+    assert len(re.findall(r"^.+? 1 [\d,]+\.\d{4} ", everything, re.M)) == 1_500  # one row per destination
+    assert amount_after("Total call charges", everything) * 10**6 == inv.total
+
+
 def test_same_facts_same_bytes_in_another_process(small: tuple[Invoice, bytes]) -> None:
     inv, pdf = small
     assert build_invoice(small_facts()).to_pdf() == pdf
@@ -110,21 +122,60 @@ def test_same_facts_same_bytes_in_another_process(small: tuple[Invoice, bytes]) 
     assert json.loads(out.stdout) == here
 
 
+def test_dates_are_the_customers_days() -> None:
+    # 2026-04-01T23:30:00Z is already 2 April in Tokyo.
+    facts = small_facts(customer=Customer(name="Tokyo Telecom KK", timezone="Asia/Tokyo", currency="JPY"),
+                        issued_at=1775086200)
+    words = flat("\n".join(pages(build_invoice(facts).to_pdf())))
+    assert "Invoice date 2026-04-02" in words
+    assert "2026-02-26 08:00:00" in words  # adjustment b-998 started at 2026-02-25T23:00:00Z
+
+
+def test_an_issuer_read_from_toml_may_hold_lists_and_numbers() -> None:
+    issuer = {"name": "Nordic Voice AB", "address": ["Box 1", "111 11 Stockholm"], "registration": 5560001234}
+    words = flat(pages(build_invoice(small_facts(issuer=issuer)).to_pdf())[0])
+    assert "Nordic Voice AB Box 1 111 11 Stockholm Reg. no.: 5560001234" in words
+
+
 def test_a_different_invoice_gives_different_bytes(small: tuple[Invoice, bytes]) -> None:
     _, pdf = small
     other = build_invoice(small_facts(calls=SMALL_CALLS[:-1])).to_pdf()
     assert other != pdf
 
 
-def test_text_outside_the_fonts_does_not_break_the_document() -> None:
+def test_western_text_uses_the_core_font_and_embeds_nothing(small: tuple[Invoice, bytes]) -> None:
+    _, pdf = small
+    fonts = fonts_of(pdf)
+    assert fonts == {"/Helvetica", "/Helvetica-Bold"}
+    assert b"/FontFile2" not in pdf
+
+
+def test_other_scripts_switch_the_document_to_an_embedded_unicode_font(caplog: pytest.LogCaptureFixture) -> None:
     facts = small_facts()
     odd = replace(SMALL_CALLS[0], destination="Côte d’Ivoire – Mobile " + "Orange " * 20)
-    facts = replace(facts, customer=Customer(name="ООО Связь / Zürich AG", timezone="Asia/Kolkata", currency="INR"),
-                    calls=(odd, *SMALL_CALLS[1:]), issuer={})
-    words = flat("\n".join(pages(build_invoice(facts).to_pdf())))
-    assert "Zürich AG" in words
-    assert "Côte d’Ivoire – Mobile Orange" in words  # a long name wraps, it is not cut
-    assert words.count("Orange") == 20
+    cjk = replace(SMALL_CALLS[1], destination="中国 China - Mobile")
+    facts = replace(facts, customer=Customer(name="ООО «Связь» / Zürich AG", timezone="Asia/Kolkata", currency="INR"),
+                    calls=(odd, cjk, *SMALL_CALLS[2:]),
+                    adjustments=(replace(facts.adjustments[0], destination="Ελλάδα - Κινητά"),))
+    with caplog.at_level("WARNING"):
+        pdf = build_invoice(facts).to_pdf()
+    assert not caplog.records  # no glyph is missing: what the font lacks was replaced first
+    assert all("DejaVu" in name for name in fonts_of(pdf))
+    words = flat("\n".join(pages(pdf)))
+    for expected in ("ООО «Связь» / Zürich AG", "Ελλάδα - Κινητά", "?? China - Mobile", "1 Exchange Street",
+                     "Côte d’Ivoire – Mobile Orange"):
+        assert expected in words, expected
+    assert words.count("Orange") == 20  # a long name wraps, it is not cut
+    assert build_invoice(facts).to_pdf() == pdf
+
+
+def fonts_of(pdf: bytes) -> set[str]:
+    names: set[str] = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        resources: Any = page["/Resources"]
+        for font in resources["/Font"].values():
+            names.add(str(font.get_object()["/BaseFont"]))
+    return names
 
 
 def test_page_one_renders_as_an_invoice(small: tuple[Invoice, bytes], tmp_path: Path) -> None:
