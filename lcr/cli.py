@@ -212,7 +212,7 @@ def deck_import(files: tuple[Path, ...], carrier_name: str | None, customer_name
                 mode: str, received: str | None, dry_run: bool, notice_policy: str | None, ratedecks: str | None,
                 as_json: bool, database_url: str | None) -> None:
     """Import one deck, several, or an inbox directory (owners from ratedecks/inbox.toml)."""
-    from lcr.inbox import ImportJob, run_jobs, jobs_for
+    from lcr.inbox import ImportJob, jobs_for, run_jobs
 
     try:
         if carrier_name and customer_name:
@@ -434,7 +434,7 @@ def report_margin(start: str, end: str, customer_name: str | None, by: str, as_j
     click.echo("  ".join(f"{k:<20}" for k in keys) + f"{'calls':>7} {'minutes':>10} {'sell':>12} {'cost':>12} "
                f"{'margin':>12}")
     for r in rows:
-        click.echo("  ".join(f"{str(r[k] or '-'):<20}" for k in keys)
+        click.echo("  ".join(f"{r[k] or '-'!s:<20}" for k in keys)
                    + f"{r['calls']:>7} {r['minutes']:>10} {r['sell']:>12} {r['cost']:>12} {r['margin']:>12}")
 
 

@@ -19,7 +19,7 @@ class Setting:
 
     def get(self) -> str:
         value = os.environ.get(self.env)
-        return value if value not in (None, "") else self.default  # type: ignore[return-value]
+        return value if value not in (None, "") else self.default
 
 
 DATABASE_URL = Setting(

@@ -20,8 +20,7 @@ def lcr(store_url: str):  # type: ignore[no-untyped-def]
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(main, [*args, "--database-url", store_url] if args[0] not in ("settings",) else list(args),
-                               catch_exceptions=False)
+        result = runner.invoke(main, [*args, "--database-url", store_url], catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
     return run
@@ -88,7 +87,8 @@ def test_dry_run_prints_rows_and_writes_nothing(lcr, shared_data: Path) -> None:
                        "--received", "2026-11-02", "--dry-run")
     assert code == 0 and "nothing written" in out and "49172" in out
     code, out, _ = lcr("deck", "export", "--carrier", "acme")
-    assert out.strip() == "prefix,destination,rate,effective_date,end_date,first_interval,next_interval,connect_fee,change"
+    header = "prefix,destination,rate,effective_date,end_date,first_interval,next_interval,connect_fee,change"
+    assert out.strip() == header
 
 
 def test_console_script_is_installed() -> None:

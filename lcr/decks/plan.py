@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, cast
 
 import polars as pl
 
@@ -147,7 +148,8 @@ def _day(ts: int) -> str:
 def _keyed(rows: pl.DataFrame, live: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Add the join key ``_k``: the code as an Int64 (``"1" + prefix``) when every code fits,
     which makes the joins of a million-row deck several times faster than on strings."""
-    longest = max(int(rows["prefix"].str.len_bytes().max() or 0), int(live["prefix"].str.len_bytes().max() or 0))
+    lengths = pl.concat([rows["prefix"], live["prefix"]]).str.len_bytes()
+    longest = cast(int, lengths.max() or 0)
     key = ("1" + pl.col("prefix")).cast(pl.Int64) if longest <= 17 else pl.col("prefix")
     return rows.with_columns(key.alias("_k")), live.with_columns(key.alias("_k"))
 
@@ -208,7 +210,9 @@ def _plan(rows: pl.DataFrame, live: pl.DataFrame) -> _Plan:
                                pl.col("closed").alias("_anyclosed"))
     else:
         per_code = rows.group_by("_k").agg(
-            pl.len().alias("_n"), pl.col("effective_from").min().alias("_e0"), pl.col("closed").any().alias("_anyclosed")
+            pl.len().alias("_n"),
+            pl.col("effective_from").min().alias("_e0"),
+            pl.col("closed").any().alias("_anyclosed"),
         )
     relevant = live.join(per_code.select("_k", "_e0"), on="_k", how="inner").filter(
         pl.col("effective_to").is_null() | (pl.col("effective_to") > pl.col("_e0"))
@@ -272,20 +276,20 @@ def _plan_simple(rows: pl.DataFrame, prev: pl.DataFrame) -> _Plan:
 
 def _plan_complex(rows: pl.DataFrame, relevant: pl.DataFrame) -> _Plan:
     """Chains, Closed rows and codes with scheduled changes: per code in Python (rare)."""
-    inserts: list[dict[str, object]] = []
+    inserts: list[dict[str, Any]] = []
     closes: list[tuple[int, int]] = []
-    changes: list[dict[str, object]] = []
-    existing_by_code: dict[str, list[dict[str, object]]] = {}
+    changes: list[dict[str, Any]] = []
+    existing_by_code: dict[str, list[dict[str, Any]]] = {}
     for v in relevant.sort("prefix", "effective_from").iter_rows(named=True):
         existing_by_code.setdefault(v["prefix"], []).append(v)
 
-    by_code: dict[str, list[dict[str, object]]] = {}
+    by_code: dict[str, list[dict[str, Any]]] = {}
     for r in rows.iter_rows(named=True):
         by_code.setdefault(r["prefix"], []).append(r)
 
     for code, deck_rows in by_code.items():
         olds = existing_by_code.get(code, [])
-        e0 = int(deck_rows[0]["effective_from"])  # type: ignore[call-overload]
+        e0 = int(deck_rows[0]["effective_from"])
         segments = [r for r in deck_rows if not r["closed"]]
         if _same_timeline(olds, segments, deck_rows, e0):
             for r in deck_rows:
@@ -295,7 +299,7 @@ def _plan_complex(rows: pl.DataFrame, relevant: pl.DataFrame) -> _Plan:
             vfrom = int(v["effective_from"])
             closes.append((int(v["id"]), max(vfrom, e0)))
         before = next((v for v in olds if int(v["effective_from"]) <= e0), None)
-        previous: dict[str, object] | None = before
+        previous: dict[str, Any] | None = before
         for r in deck_rows:
             old_rate = previous["rate"] if previous is not None and not previous.get("closed") else None
             if r["closed"]:
@@ -315,7 +319,7 @@ def _plan_complex(rows: pl.DataFrame, relevant: pl.DataFrame) -> _Plan:
     )
 
 
-def _next_from(deck_rows: list[dict[str, object]], r: dict[str, object]) -> object:
+def _next_from(deck_rows: list[dict[str, Any]], r: dict[str, Any]) -> object:
     i = deck_rows.index(r)
     return deck_rows[i + 1]["effective_from"] if i + 1 < len(deck_rows) else None
 
@@ -330,7 +334,7 @@ def _classify_py(new: object, old: object) -> str:
     return "Unchanged"
 
 
-def _change(r: dict[str, object], kind: str, old_rate: object, *, new_rate: object = ...) -> dict[str, object]:
+def _change(r: dict[str, Any], kind: str, old_rate: object, *, new_rate: object = ...) -> dict[str, Any]:
     return {
         "prefix": r["prefix"],
         "destination": r["destination"],
@@ -342,7 +346,7 @@ def _change(r: dict[str, object], kind: str, old_rate: object, *, new_rate: obje
 
 
 def _same_timeline(
-    olds: list[dict[str, object]], segments: list[dict[str, object]], deck_rows: list[dict[str, object]], e0: int
+    olds: list[dict[str, Any]], segments: list[dict[str, Any]], deck_rows: list[dict[str, Any]], e0: int
 ) -> bool:
     """True when the versions from ``e0`` on already say what the deck says."""
     if len(segments) != len(deck_rows) or len(olds) != len(segments) or not olds:

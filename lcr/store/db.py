@@ -28,7 +28,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn, _record):
             # Let SQLAlchemy's BEGIN be a real BEGIN (pysqlite's own transaction handling off),
             # so every import is one atomic transaction.
             dbapi_conn.isolation_level = None
@@ -40,7 +40,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn):
             # Writers take the write lock up front (no lock upgrade deadlock); readers never do.
             immediate = conn.get_execution_options().get("write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -89,7 +89,8 @@ class ImportReport:
         out.extend(f"  warning: {w}" for w in self.warnings)
         if rows and self.changes is not None and not self.changes.is_empty():
             shown = self.changes.filter(pl.col("change") != "Unchanged").sort("change", "prefix")
-            out.append(f"  {'change':<9} {'prefix':<16} {'old rate':>10} {'new rate':>10}  effective         destination")
+            out.append(f"  {'change':<9} {'prefix':<16} {'old rate':>10} {'new rate':>10}  "
+                       f"{'effective':<17} destination")
             for p, d, c, o, n, e in shown.head(limit).iter_rows():
                 old = "" if o is None else format_micro(o)
                 new = "" if n is None else format_micro(n)
@@ -190,7 +191,7 @@ def import_deck(
     return report
 
 
-def _plan(conn, frame, file, kind, owner, oid, mode, received, policy) -> DeckPlan:  # type: ignore[no-untyped-def]
+def _plan(conn, frame, file, kind, owner, oid, mode, received, policy) -> DeckPlan:
     live = load_versions(conn, kind, oid)
     return plan_deck(frame, live, file=file, mode=mode, received=received,
                      notice_days=notice_days(conn, kind, owner), policy=policy)

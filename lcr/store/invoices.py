@@ -128,7 +128,7 @@ def _facts_to_json(f: InvoiceFacts) -> dict[str, object]:
     }
 
 
-def _facts_from_json(doc: dict, customer: Customer) -> InvoiceFacts:  # type: ignore[type-arg]
+def _facts_from_json(doc: dict, customer: Customer) -> InvoiceFacts:
     from dataclasses import replace
 
     # the customer as issued (name, billing type, time zone, currency), even if changed since

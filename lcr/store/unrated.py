@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, func, select
 
 from lcr.store.schema import cdr_quarantine, cdrs
 from lcr.timeutil import iso
 
 
-def unrated_listing(engine: Engine, limit: int = 100) -> dict[str, object]:
+def unrated_listing(engine: Engine, limit: int = 100) -> dict[str, Any]:
     unrated = cdrs.c.sell_amount.is_(None)
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).where(unrated)).scalar_one())

@@ -17,9 +17,9 @@ def _by_owner(frame: pl.DataFrame, names: dict[int, str]) -> dict[str, pl.DataFr
     if frame.is_empty():
         return {}
     return {
-        names[int(key[0])]: part.drop("owner_id")  # type: ignore[call-overload]
+        names[int(key[0])]: part.drop("owner_id")
         for key, part in frame.partition_by("owner_id", as_dict=True).items()
-        if int(key[0]) in names  # type: ignore[call-overload]
+        if int(key[0]) in names
     }
 
 

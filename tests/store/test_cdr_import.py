@@ -96,7 +96,7 @@ def test_concurrent_imports_and_payments_add_up_exactly(world, tmp_path: Path) -
     def run(fn):  # type: ignore[no-untyped-def]
         try:
             fn()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     def pay() -> None:

@@ -55,7 +55,8 @@ def test_rerated_call_is_an_adjustment_on_the_next_invoice(engine, shared_data: 
     fix = tmp_path / "fix.csv"
     fix.write_text("prefix,destination,rate,effective_date,first_interval,next_interval\n"
                    "4915,Germany Mobile,0.07,2026-11-01,60,1\n")
-    import_deck(engine, fix, kind=OwnerKind.CUSTOMER, owner="globex", mode="delta", received=parse_received("2026-11-01"))
+    import_deck(engine, fix, kind=OwnerKind.CUSTOMER, owner="globex", mode="delta",
+                received=parse_received("2026-11-01"))
     rerate(engine, parse_received("2026-11-01"), parse_received("2026-12-01"))
     # the issued November invoice does not change
     assert issue_invoice(engine, "globex", *NOV, issuer=DEMO_ISSUER).to_json() == november.to_json()

@@ -20,7 +20,7 @@ def webhook():  # type: ignore[no-untyped-def]
     received: list[dict] = []  # type: ignore[type-arg]
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
