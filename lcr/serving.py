@@ -16,6 +16,7 @@ on one background thread:
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -122,6 +123,7 @@ class RouterService:
         t0 = time.perf_counter()
         snap = build_snapshot(inputs, at)
         self.last_build_seconds = time.perf_counter() - t0
+        _settle_heap()
         return snap
 
     def _run(self) -> None:
@@ -135,6 +137,18 @@ class RouterService:
                 listener.wait(self.poll, self._stop)
         finally:
             listener.close()
+
+
+def _settle_heap() -> None:
+    """Take the (large, long-lived, acyclic) snapshot out of the cyclic collector's sight.
+
+    A full collection walking a big snapshot costs ~0.1 s per 50,000 prefixes and showed up as
+    latency spikes on the SIP and HTTP hot paths. After each build: collect once (here, off the
+    hot path), then freeze what survives; an old snapshot is still freed by reference counting.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class _Listener:

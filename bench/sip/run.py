@@ -15,7 +15,8 @@ For each server and rate it prints: calls, successful / failed, retransmissions,
 rate, p50 / p99 INVITE->302 time (sipp -trace_rtt), and server CPU per call (utime + stime of
 the server's whole process tree from /proc/<pid>/stat, before and after). A step passes with
 zero failed calls, zero retransmissions and sipp reaching >= 95 % of the target rate (below,
-the load generator is the limit, not the server). Then the summary: the highest passing rate,
+the load generator is the limit, not the server); a failed step is run once more (``--attempts``)
+before it counts, as a shared machine has hiccups. Then the summary: the highest passing rate,
 CPU per call at the highest rate both passed, and the ratios to Kamailio (goals: rate >= 1.0x,
 CPU per call <= 1.5x, p99 < 5 ms at 5,000 cps).
 
@@ -236,6 +237,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--lcr", default="uvloop:1,uvloop:2", help="variants LOOP:WORKERS, comma-separated")
     parser.add_argument("--no-kamailio", action="store_true")
+    parser.add_argument("--attempts", type=int, default=2, help="tries per step before it counts as failed")
     parser.add_argument("--work", default=None, help="working directory (default: a temporary one)")
     args = parser.parse_args()
     for tool in ("sipp",) + (() if args.no_kamailio else ("kamailio",)):
@@ -261,6 +263,11 @@ def main() -> None:
                 if not alive[server.name]:
                     continue
                 step = run_step(server, rate, args.seconds, inf, work)
+                for _ in range(args.attempts - 1):  # a shared machine hiccups: a failed step gets another go
+                    if step.passed:
+                        break
+                    print(step.line() + " (retrying)", flush=True)
+                    step = run_step(server, rate, args.seconds, inf, work)
                 results[server.name].append(step)
                 print(step.line(), flush=True)
                 alive[server.name] = step.passed
@@ -295,6 +302,10 @@ def summarise(results: dict[str, list[Step]]) -> None:
         kb, lb = best.get("kamailio"), best.get(name)
         if kb and lb:
             print(f"  {name}: rate ratio {lb.rate / kb.rate:.2f}x Kamailio (goal >= 1.0x)")
+        ratios = [(s.rate, s.cpu_us_per_call / t.cpu_us_per_call) for s in steps for t in k if t.rate == s.rate]
+        if ratios:
+            shown = ", ".join(f"{r} cps {x:.2f}x" for r, x in ratios)
+            print(f"  {name}: CPU per call / Kamailio's at every rate both ran: {shown}")
         common = [s.rate for s in steps if s.passed and any(t.rate == s.rate and t.passed for t in k)]
         if common:
             r = max(common)

@@ -179,7 +179,8 @@ def _problem(file: str, row: dict, source_names: Mapping[str, str]) -> CdrProble
     col = row["_column"]
     value = row[col] if col is not None else None
     value = None if value is None else str(value)
-    return CdrProblem(file, row["line"], source_names.get(col, col) if col else None, value, row["_message"], row["raw"])
+    column = source_names.get(col, col) if col else None
+    return CdrProblem(file, row["line"], column, value, row["_message"], row["raw"])
 
 
 def _repeats(frame: pl.DataFrame, file: str) -> tuple[CdrProblem, ...]:

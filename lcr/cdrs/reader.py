@@ -39,7 +39,7 @@ def detect_format(path: Path) -> Format:
 def read_cdrs(
     path: str | Path,
     *,
-    format: Format | None = None,  # noqa: A002 - the CLI's name for it
+    format: Format | None = None,
     switch_tz: str = "UTC",
     carrier_aliases: Mapping[str, str] | None = None,
     customer_aliases: Mapping[str, str] | None = None,

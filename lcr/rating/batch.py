@@ -15,17 +15,27 @@ How one side is matched (see ``lcr.rating.deck`` for the compiled tables):
    question look for an older version in force (a binary search over ``(code, start rank)``)
    and, failing that, move to the parent code, until matched or out of ancestors.
 
-The amounts are computed in the calls' own order, in integer micro-units.
+The two sides are matched in parallel (two threads; Polars releases the GIL). The amounts are
+computed in the calls' own order, in integer micro-units. Rows come back in input order with
+the CDR columns untouched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
 from lcr.rating import reasons
-from lcr.rating.deck import KEY_DIGITS, CompiledDeck, compile_deck
+from lcr.rating.deck import (
+    KEY_DIGITS,
+    CompiledDeck,
+    compile_deck,
+    unpack_blocked,
+    unpack_first,
+    unpack_next,
+)
 from lcr.rating.reference import MAX_DIGITS
 
 CDR_COLUMNS = ("call_id", "customer", "carrier", "dst", "start_time", "billsec")
@@ -41,7 +51,6 @@ SELL_COLUMNS: dict[str, pl.DataType] = {
 }
 BUY_COLUMNS: dict[str, pl.DataType] = {
     "buy_prefix": pl.String(),
-    "buy_destination": pl.String(),
     "buy_rate": pl.Int64(),
     "buy_billed": pl.Int64(),
     "buy_amount": pl.Int64(),
@@ -71,17 +80,28 @@ def rate_batch(
     return rate_compiled(cdrs, compile_deck(sell_rates), compile_deck(buy_rates), tech_prefixes=tech_prefixes)
 
 
-def _normalised(dst: pl.Expr, tech: pl.Expr | None) -> pl.Expr:
-    """The digits matched against decks, null when the number is malformed."""
+def _number(dst: pl.Expr, tech: pl.Expr | None) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """``(number, lead, digits)``: the number after the tech prefix, the length of its ``+`` /
+    ``00`` / ``011`` lead, and how many digits are left (null when malformed). Cheaper than
+    building the normalised string: matching only needs its first 18 digits and its length."""
     if tech is not None:
         dst = (
             pl.when((tech != "") & dst.str.starts_with(tech))
             .then(dst.str.slice(tech.str.len_bytes()))
             .otherwise(dst)
         )
-    digits = dst.str.extract(rf"^(?:\+|00|011)?([0-9]{{1,{MAX_DIGITS}}})$", 1)
-    # The optional lead may backtrack: "00" and "011" alone are a stripped lead and nothing else.
-    return pl.when(dst.is_in(["00", "011"])).then(None).otherwise(digits)
+    lead = (
+        pl.when(dst.str.starts_with("+"))
+        .then(1)
+        .when(dst.str.starts_with("00"))
+        .then(2)
+        .when(dst.str.starts_with("011"))
+        .then(3)
+        .otherwise(0)
+    )
+    length = dst.str.len_bytes().cast(pl.Int32) - lead
+    ok = dst.str.contains(r"^\+?[0-9]+$") & (length >= 1) & (length <= MAX_DIGITS)
+    return dst, lead, pl.when(ok).then(length)
 
 
 def _present(col: str) -> pl.Expr:
@@ -106,18 +126,20 @@ def rate_compiled(
             list(tech_prefixes), list(tech_prefixes.values()), default="", return_dtype=pl.String
         )
     bad = (
-        pl.when(pl.col("_num").is_null())
+        pl.when(pl.col("_dlen").is_null())
         .then(pl.lit(reasons.bad_field("dst")))
         .when(pl.col("_t").is_null())
         .then(pl.lit(reasons.bad_field("start_time")))
         .when(pl.col("_billsec").is_null() | (pl.col("_billsec") < 0))
         .then(pl.lit(reasons.bad_field("billsec")))
     )
-    import time; _t=time.perf_counter(); _c=time.process_time()
+    number, lead, digits = _number(pl.col("dst").cast(pl.String), tech)
     prep = (
         cdrs.lazy()
         .select(
-            _num=_normalised(pl.col("dst").cast(pl.String), tech),
+            _number=number,
+            _lead=lead,
+            _dlen=digits,
             _t=pl.col("start_time").cast(pl.Int64),
             _billsec=pl.col("billsec").cast(pl.Int64),
             _sell_owner=customer.cast(sell.owner_enum, strict=False).to_physical(),
@@ -126,9 +148,13 @@ def rate_compiled(
         .with_columns(_bad=bad)
         .with_columns(
             _key=pl.when(pl.col("_bad").is_null())
-            .then(pl.col("_num").str.slice(0, KEY_DIGITS).str.pad_end(KEY_DIGITS, "0").cast(pl.Int64))
+            .then(
+                pl.col("_number")
+                .str.slice(pl.col("_lead"), KEY_DIGITS)
+                .str.pad_end(KEY_DIGITS, "0")
+                .cast(pl.Int64, strict=False)
+            )
             .otherwise(-1),
-            _dlen=pl.col("_num").str.len_bytes().cast(pl.Int32),
             _sell_owner=pl.when(pl.col("_bad").is_null()).then(pl.col("_sell_owner")),
             _buy_owner=pl.when(pl.col("_bad").is_null()).then(pl.col("_buy_owner")),
         )
@@ -136,42 +162,16 @@ def rate_compiled(
         .collect()
     )
 
-    print("prep", time.perf_counter()-_t, "cpu", time.process_time()-_c); _t=time.perf_counter(); _c=time.process_time()
     # One sort by key serves both sides; the matched version ids come back to call order.
-    by_key = (
-        prep.lazy()
-        .select("_r", "_key", "_dlen", "_t", "_sell_owner", "_buy_owner")
-        .sort("_key")
-        .join_asof(
-            sell.flat.lazy().select(
-                pl.col("owner").alias("_sell_owner"), pl.col("key").alias("_key"), pl.col("code").alias("_sc")
-            ),
-            on="_key",
-            by="_sell_owner",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .join_asof(
-            buy.flat.lazy().select(
-                pl.col("owner").alias("_buy_owner"), pl.col("key").alias("_key"), pl.col("code").alias("_bc")
-            ),
-            on="_key",
-            by="_buy_owner",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .collect()
+    by_key = prep.lazy().select("_r", "_key", "_dlen", "_t", "_sell_owner", "_buy_owner").sort("_key").collect()
+    sell_code, buy_code = pl.collect_all(
+        [_longest_code(by_key, deck, side) for side, deck in (("_sell", sell), ("_buy", buy))]
     )
-    print("sort+asof", time.perf_counter()-_t, "cpu", time.process_time()-_c); _t=time.perf_counter(); _c=time.process_time()
     key, dlen, t = by_key["_key"], by_key["_dlen"], by_key["_t"]
-    versions = pl.DataFrame(
-        {
-            "_r": by_key["_r"],
-            "_sv": _resolve(sell, by_key["_sc"], key, dlen, t),
-            "_bv": _resolve(buy, by_key["_bc"], key, dlen, t),
-        }
-    ).sort("_r")
-    print("resolve+unsort", time.perf_counter()-_t, "cpu", time.process_time()-_c); _t=time.perf_counter(); _c=time.process_time()
+    with ThreadPoolExecutor(2) as pool:  # Polars releases the GIL: one side per core
+        sv = pool.submit(_resolve, sell, sell_code.to_series(), key, dlen, t)
+        bv = pool.submit(_resolve, buy, buy_code.to_series(), key, dlen, t)
+        versions = pl.DataFrame({"_r": by_key["_r"], "_sv": sv.result(), "_bv": bv.result()}).sort("_r")
 
     out = cdrs.with_columns(
         *_side_columns("sell", sell, versions["_sv"]),
@@ -180,7 +180,6 @@ def rate_compiled(
         _bad=prep["_bad"],
         _has_buy_owner=prep["_buy_owner"].is_not_null(),
     )
-    print("side cols", time.perf_counter()-_t, "cpu", time.process_time()-_c); _t=time.perf_counter(); _c=time.process_time()
     sell_reason = (
         pl.when(pl.col("_bad").is_not_null())
         .then(pl.col("_bad"))
@@ -199,35 +198,59 @@ def rate_compiled(
         .when(pl.col("_buy_v").is_null())
         .then(pl.lit(reasons.NO_BUY_RATE))
     )
-    out = out.with_columns(
-        *_cost("sell"), *_cost("buy"), sell_reason=sell_reason, buy_reason=buy_reason
-    ).with_columns(margin=pl.col("sell_amount") - pl.col("buy_amount"))
-    print("cost", time.perf_counter()-_t, "cpu", time.process_time()-_c); _t=time.perf_counter(); _c=time.process_time()
-    drop = [c for c in out.columns if c.startswith("_")]
     keep = [c for c in cdrs.columns if c not in OUTPUT_COLUMNS]
-    return out.select(*keep, *(pl.col(c).cast(t) for c, t in OUTPUT_COLUMNS.items())).drop(
-        [c for c in drop if c in keep]
+    return (
+        out.lazy()
+        .with_columns(
+            *_cost("sell"),
+            *_cost("buy"),
+            unpack_blocked(pl.col("_sell_terms")).alias("sell_blocked"),
+            unpack_blocked(pl.col("_buy_terms")).alias("buy_blocked"),
+            sell_reason=sell_reason,
+            buy_reason=buy_reason,
+        )
+        .with_columns(margin=pl.col("sell_amount") - pl.col("buy_amount"))
+        .select(*keep, *(pl.col(c).cast(t) for c, t in OUTPUT_COLUMNS.items()))
+        .collect()
+    )
+
+
+def _longest_code(by_key: pl.DataFrame, deck: CompiledDeck, side: str) -> pl.LazyFrame:
+    """Per call (in key order), the owner's deepest code ever defined whose range holds the key."""
+    owner = f"{side}_owner"
+    return (
+        by_key.lazy()
+        .select("_key", owner)
+        .join_asof(
+            deck.flat.lazy().select(pl.col("owner").alias(owner), pl.col("key").alias("_key"), "code"),
+            on="_key",
+            by=owner,
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .select("code")
     )
 
 
 def _side_columns(side: str, deck: CompiledDeck, version: pl.Series) -> list[pl.Series]:
+    """The matched version's fields; the billing terms come packed in one ``terms`` column."""
     v = deck.versions
+    names = ["prefix", "rate", "connect_fee", "terms"] + (["destination"] if side == "sell" else [])
+    got = v.select(names).gather(version)
     return [
         version.alias(f"_{side}_v"),
-        v["prefix"].gather(version).alias(f"{side}_prefix"),
-        v["destination"].gather(version).alias(f"{side}_destination"),
-        v["rate"].gather(version).alias(f"{side}_rate"),
-        v["blocked"].gather(version).alias(f"{side}_blocked"),
-        v["first_interval"].gather(version).cast(pl.Int64).alias(f"_{side}_first"),
-        v["next_interval"].gather(version).cast(pl.Int64).alias(f"_{side}_next"),
-        v["connect_fee"].gather(version).alias(f"_{side}_fee"),
+        got["prefix"].alias(f"{side}_prefix"),
+        *([got["destination"].alias(f"{side}_destination")] if side == "sell" else []),
+        got["rate"].alias(f"{side}_rate"),
+        got["connect_fee"].alias(f"_{side}_fee"),
+        got["terms"].alias(f"_{side}_terms"),
     ]
 
 
 def _cost(side: str) -> list[pl.Expr]:
     """Billed seconds and amount (micro-units), rounded half-up per call; 0 s costs nothing."""
     billsec = pl.col("_billsec")
-    first, nxt = pl.col(f"_{side}_first"), pl.col(f"_{side}_next")
+    first, nxt = unpack_first(pl.col(f"_{side}_terms")), unpack_next(pl.col(f"_{side}_terms"))
     matched = pl.col(f"_{side}_v").is_not_null()
     billed = (
         pl.when(~matched)
@@ -288,7 +311,8 @@ def _resolve(deck: CompiledDeck, code: pl.Series, key: pl.Series, dlen: pl.Serie
         found_ver.append(at.filter(hit))
         up = codes["parent"].gather(code)
         go_on = ~hit & up.is_not_null()
-        pos, code, key, dlen, t = pos.filter(go_on), up.filter(go_on), key.filter(go_on), dlen.filter(go_on), t.filter(go_on)
+        pos, code = pos.filter(go_on), up.filter(go_on)
+        key, dlen, t = key.filter(go_on), dlen.filter(go_on), t.filter(go_on)
     hit_pos = pl.concat(found_pos)
     if hit_pos.len():
         version = version.scatter(hit_pos, pl.concat(found_ver).cast(version.dtype))

@@ -9,7 +9,8 @@ builds three tables; nothing here depends on the calls to be rated:
               is the owner's longest proper prefix of ``p`` (any version, any time). ``latest*``
               describe the code's newest version, the one most calls hit.
 ``versions``  one row per rate version, sorted by ``(code, effective_from)`` (row = version id);
-              ``effective_to`` is ``FOREVER`` when open. ``vkey`` orders the versions of a code
+              ``effective_to`` is ``FOREVER`` when open; ``terms`` packs the intervals and
+              the blocked flag (``pack_terms``). ``vkey`` orders the versions of a code
               by the rank of their start among all starts, for a binary search of the version
               in force at an instant.
 ``flat``      the prefix tree flattened into breakpoints: ``(owner, key, code)`` sorted by
@@ -81,6 +82,29 @@ class CompiledDeck:
         ).to_series()
 
 
+def pack_terms() -> pl.Expr:
+    """``first_interval``, ``next_interval`` and ``blocked`` in one Int64 (one gather, not three).
+
+    Bits 0-30: next interval, 31-61: first interval, 62: blocked (intervals < 2**31 s)."""
+    return (
+        pl.col("next_interval").cast(pl.Int64)
+        + pl.col("first_interval").cast(pl.Int64) * 2**31
+        + pl.col("blocked").cast(pl.Int64) * 2**62
+    )
+
+
+def unpack_next(terms: pl.Expr) -> pl.Expr:
+    return terms % 2**31
+
+
+def unpack_first(terms: pl.Expr) -> pl.Expr:
+    return (terms // 2**31) % 2**31
+
+
+def unpack_blocked(terms: pl.Expr) -> pl.Expr:
+    return (terms // 2**62) == 1
+
+
 def _pad_key(expr: pl.Expr) -> pl.Expr:
     return expr.str.pad_end(KEY_DIGITS, "0").cast(pl.Int64)
 
@@ -100,6 +124,12 @@ def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
     if longest is not None and longest > KEY_DIGITS:
         raise ValueError(f"a prefix has {longest} digits; at most {KEY_DIGITS} are supported")
 
+    bounds = base.select(
+        bad=((pl.col("first_interval") < 0) | (pl.col("next_interval") < 1)).any()
+        | (pl.col("first_interval").max() >= 2**31) | (pl.col("next_interval").max() >= 2**31)
+    ).collect()
+    if bounds.item():
+        raise ValueError("billing intervals must be 0 <= first_interval and 1 <= next_interval, below 2**31 s")
     codes = (
         base.select("owner", "prefix")
         .unique()
@@ -117,9 +147,10 @@ def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
     versions = (
         base.join(codes.lazy().select("owner", "prefix", "code"), on=["owner", "prefix"])
         .with_columns(pl.col("effective_to").fill_null(FOREVER))
-        .sort("code", "effective_from")
+        .sort("code", "effective_from", "effective_to", "rate")  # reference.version_order
         .collect()
     )
+    versions = versions.with_columns(terms=pack_terms()).drop("first_interval", "next_interval", "blocked")
     epochs = versions.get_column("effective_from").unique().sort()
     versions = versions.with_columns(
         vkey=pl.col("code").cast(pl.Int64) * (len(epochs) + 1)
@@ -150,29 +181,43 @@ def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
             ]
         )
         .sort("owner", "key", "prio")
-        .unique(subset=["owner", "key"], keep="last", maintain_order=True)
+        # the last of each (owner, key) run: the deepest code starting there, else the resume
+        .filter(
+            (pl.col("owner") != pl.col("owner").shift(-1)).fill_null(True)
+            | (pl.col("key") != pl.col("key").shift(-1)).fill_null(True)
+        )
         .select("owner", "key", "code")
         .sort("key")
     )
-    return CompiledDeck(owners, codes, versions, flat, epochs)
+    # One chunk each: gathers from multi-chunk columns are several times slower.
+    return CompiledDeck(owners, codes.rechunk(), versions.rechunk(), flat.rechunk(), epochs.rechunk())
 
 
 def _parents(codes: pl.DataFrame) -> pl.Series:
     """For each code, the id of the owner's longest proper prefix of it (null: none)."""
-    parent = pl.Series("parent", [None] * codes.height, dtype=_IDX)
-    lengths = sorted(codes.get_column("plen").unique().to_list(), reverse=True)
-    for length in lengths[1:]:
+    lengths = sorted(codes.get_column("plen").unique().to_list())
+    found = []
+    for length in lengths[:-1]:
         span = 10 ** (KEY_DIGITS - length)
         level = codes.lazy().filter(pl.col("plen") == length).select("owner", anc=pl.col("lo"), cand=pl.col("code"))
-        found = (
+        found.append(
             codes.lazy()
-            .select("owner", "plen", anc=(pl.col("lo") // span) * span)
-            .join(level, on=["owner", "anc"], how="left", maintain_order="left")
-            .select(pl.when(pl.col("plen") > length).then(pl.col("cand")))
-            .collect()
-            .to_series()
+            .filter(pl.col("plen") > length)
+            .select("code", "owner", anc=(pl.col("lo") // span) * span)
+            .join(level, on=["owner", "anc"], how="inner")
+            .select("code", "cand", plen=pl.lit(length, pl.Int32))
         )
-        parent = pl.select(pl.coalesce(parent, found)).to_series().alias("parent")
+    parent = pl.Series("parent", [None] * codes.height, dtype=_IDX)
+    if not found:
+        return parent
+    best = (
+        pl.concat(found)
+        .sort("code", "plen")
+        .filter((pl.col("code") != pl.col("code").shift(-1)).fill_null(True))  # the longest
+        .collect()
+    )
+    if best.height:
+        parent = parent.scatter(best["code"], best["cand"])
     return parent
 
 

@@ -9,10 +9,12 @@ rules", applied separately to the customer's sell deck and the carrier's buy dec
    1 to 32 digits;
 2. the rate is the version in force at ``start_time`` (``effective_from <= t < effective_to``)
    with the longest prefix of that number; a closed code is not in force, so a shorter prefix
-   of the same owner may then match;
+   of the same owner may then match (if an owner's versions of a code overlap, which decks
+   should not allow, the latest-starting one is the code's state: see ``rate_in_force``);
 3. ``billsec == 0`` costs 0 (no connect fee); otherwise the billed seconds are
    ``first`` when ``billsec <= first``, else ``first + ceil((billsec - first) / next) * next``,
-   and the amount is ``connect_fee + round_half_up(billed * rate / 60)`` in micro-units;
+   and the amount is ``connect_fee + round_half_up(billed * rate / 60)`` in micro-units
+   (``billsec`` decides, not ``disposition``: the switch's talk time is what is billed);
 4. a code marked ``blocked`` still rates the call (the call happened and must be paid for)
    and the result is flagged ``blocked=True`` for the NOC to look at;
 5. a side without a rate is unrated with a reason (see ``lcr.rating.reasons``), never charged.
@@ -29,6 +31,7 @@ from lcr.money import round_div_half_up
 from lcr.rating import reasons
 
 MAX_DIGITS = 32
+FOREVER = 2**63 - 1  # an open end, for ordering
 
 
 def normalise_number(number: str | None, tech_prefix: str = "") -> str | None:
@@ -65,14 +68,28 @@ def call_amount(billsec: int, rate: Rate) -> tuple[int, int]:
     return billed, rate.connect_fee + round_div_half_up(billed * rate.rate, 60)
 
 
+def version_order(rate: Rate) -> tuple[int, int, int]:
+    """Which of two versions of a code supersedes the other: the later start (then the later
+    end, then the higher rate; only overlapping versions, which decks should not hold, tie)."""
+    return (rate.effective_from, FOREVER if rate.effective_to is None else rate.effective_to, rate.rate)
+
+
 def rate_in_force(rates: Iterable[Rate], number: str, at: int) -> Rate | None:
-    """The longest-prefix version of ``number`` in force at ``at``, by a plain scan."""
-    best: Rate | None = None
+    """The longest-prefix version of ``number`` in force at ``at``, by a plain scan.
+
+    A code's state at ``at`` is its latest version started by then (``version_order``): a new
+    version supersedes the older ones, so if that version has ended the code is closed, even
+    if an older, overlapping version has not. Decks are meant to hold no overlaps; this rule
+    only makes the answer deterministic when one slips through.
+    """
+    current: dict[str, Rate] = {}
     for r in rates:
-        if number.startswith(r.prefix) and r.in_force(at):
-            if best is None or len(r.prefix) > len(best.prefix):
-                best = r
-    return best
+        if r.effective_from <= at and number.startswith(r.prefix):
+            held = current.get(r.prefix)
+            if held is None or version_order(r) > version_order(held):
+                current[r.prefix] = r
+    live = [r for r in current.values() if r.in_force(at)]
+    return max(live, key=lambda r: len(r.prefix), default=None)
 
 
 @dataclass(frozen=True, slots=True)

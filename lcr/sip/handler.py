@@ -171,7 +171,7 @@ def _invite(req: Request, source: tuple[str, int], snapshot: RouteSnapshot, c: C
         if len(user) > MAX_USER:
             c.malformed_number += 1
             raise MalformedNumber(f"number of {len(user)} characters is longer than {MAX_USER}")
-        answer = snapshot.lookup(user, customer)
+        answer = snapshot.lookup(user, customer, margins=False)
     except NotFound as exc:
         return _refuse(req, UnknownCustomer(exc.message), c)
     except LcrError as exc:
@@ -196,19 +196,21 @@ def _contact_template(routes: tuple[Route, ...]) -> tuple[str, ...]:
     return tuple(pieces)
 
 
-# Memo of Contact templates by route list. The router hands out the same tuple object for the
-# same route list (its own memo), so the key is its id(), checked by identity: a pure cache.
-_TEMPLATES: dict[int, tuple[tuple[Route, ...], tuple[str, ...]]] = {}
+# Memo of Contact templates by route list. The router hands out its precompiled Route objects
+# (``margins=False``), so a list is known by its first Route's id() and its length; the cached
+# list is compared with ``==`` (element identity first, so cheap): a pure cache, never stale.
+_TEMPLATES: dict[tuple[int, int], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
 _TEMPLATES_MAX = 1 << 16
 
 
 def _contacts(answer: RouteAnswer) -> str:
     routes = answer.routes
-    hit = _TEMPLATES.get(id(routes))
-    if hit is None or hit[0] is not routes:
+    key = (id(routes[0]), len(routes))
+    hit = _TEMPLATES.get(key)
+    if hit is None or (hit[0] is not routes and hit[0] != routes):
         if len(_TEMPLATES) >= _TEMPLATES_MAX:
             _TEMPLATES.clear()
-        hit = _TEMPLATES[id(routes)] = (routes, _contact_template(routes))
+        hit = _TEMPLATES[key] = (routes, _contact_template(routes))
     lines = [answer.number.join(hit[1])]
     if answer.prefix is not None:
         lines.append(f"X-LCR-Prefix: {answer.prefix}\r\n")

@@ -192,7 +192,9 @@ async def _serve_until_signal(
     reuse_port: bool,
     ready: Callable[[tuple[str, int]], None] | None = None,
     publish: Callable[[Counters], None] | None = None,
+    parent: int | None = None,
 ) -> None:
+    """Serve until SIGINT/SIGTERM (or, for a worker, until its ``parent`` process is gone)."""
     endpoint = await open_sip_endpoint(host, port, get_snapshot, reuse_port=reuse_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -209,6 +211,9 @@ async def _serve_until_signal(
                 await asyncio.wait_for(stop.wait(), 0.5)
             if publish is not None:
                 publish(endpoint.counters)
+            if parent is not None and os.getppid() != parent:  # orphaned (the parent was killed)
+                log.warning("SIP worker %d: parent %d is gone, stopping", os.getpid(), parent)
+                break
             latest = _current(get_snapshot)
             if latest is not current:  # a reload: take the new snapshot out of the collector's sight
                 current = latest
@@ -233,6 +238,7 @@ def _worker_main(
     for sig in (signal.SIGINT, signal.SIGTERM):  # not the parent's handlers, until the loop sets its own
         signal.signal(sig, signal.SIG_DFL)
     base = row * len(_COUNTER_NAMES)
+    parent = os.getppid()
 
     def publish(counters: Counters) -> None:
         for i, name in enumerate(_COUNTER_NAMES):
@@ -241,7 +247,13 @@ def _worker_main(
     with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop=use_uvloop)) as runner:
         runner.run(
             _serve_until_signal(
-                host, port, get_snapshot, reuse_port=True, ready=lambda _a: ready.set(), publish=publish
+                host,
+                port,
+                get_snapshot,
+                reuse_port=True,
+                ready=lambda _a: ready.set(),
+                publish=publish,
+                parent=parent,
             )
         )
 

@@ -95,6 +95,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 HEADER = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+WHOLE = "is not a whole number of seconds"
+NOT_TIME = "is not a date-time"
 GOOD = "c1,globex,acme,1,4915,2026-11-03T10:00:00Z,,,0,NO ANSWER\n"
 
 
@@ -105,10 +107,10 @@ GOOD = "c1,globex,acme,1,4915,2026-11-03T10:00:00Z,,,0,NO ANSWER\n"
         (",globex,acme,1,4915,2026-11-03T10:00:00Z,,,0,FAILED\n", "call_id", "", "is empty"),
         ("c2,globex,acme,1,,2026-11-03T10:00:00Z,,,0,FAILED\n", "dst", "", "is empty"),
         ("c2,globex,acme,1,4915,03/11/2026 10:00,,,0,FAILED\n", "start_time", "03/11/2026 10:00", "is not a date-time"),
-        ("c2,globex,acme,1,4915,2026-13-03T10:00:00Z,,,0,FAILED\n", "start_time", "2026-13-03T10:00:00Z", "is not a date-time"),
+        ("c2,globex,acme,1,4915,2026-13-03T10:00:00Z,,,0,FAILED\n", "start_time", "2026-13-03T10:00:00Z", NOT_TIME),
         ("c2,globex,acme,1,4915,2026-11-03T10:00:00Z,soon,,0,FAILED\n", "answer_time", "soon", "is not a date-time"),
-        ("c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,1.5,ANSWERED\n", "billsec", "1.5", "is not a whole number of seconds"),
-        ("c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,-1,ANSWERED\n", "billsec", "-1", "is not a whole number of seconds"),
+        ("c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,1.5,ANSWERED\n", "billsec", "1.5", WHOLE),
+        ("c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,-1,ANSWERED\n", "billsec", "-1", WHOLE),
         ("c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,0,HUNG UP\n", "disposition", "HUNG UP", "is not one of"),
     ],
 )
@@ -170,7 +172,8 @@ def test_freeswitch_malformed_and_dst_times(tmp_path: Path) -> None:
     assert batch.frame["line"].to_list() == [1, 4]
     assert batch.frame["disposition"].to_list() == ["ANSWERED", "ANSWERED"]  # answered: billsec 60
     spring_problem, short_problem = batch.problems
-    assert (spring_problem.line, spring_problem.column, spring_problem.value) == (2, "start_stamp", "2026-03-29 02:30:00")
+    spring_where = (spring_problem.line, spring_problem.column, spring_problem.value)
+    assert spring_where == (2, "start_stamp", "2026-03-29 02:30:00")
     assert (short_problem.line, short_problem.column) == (3, None)
     assert "has 14 fields" in short_problem.message
 

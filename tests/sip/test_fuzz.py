@@ -24,13 +24,12 @@ SNAPSHOT = WorldSnapshot()
 SOURCES = [("127.0.0.1", 5060), ("203.0.113.9", 5060)]
 MUTATIONS = 100_000
 
-SEEDS = [
+SEEDS = [  # INVITEs only: the other methods come from the structured (Hypothesis) part
     request(),
     request(uri="sip:9901442071234567@x", vias=("SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b", "SIP/2.0/TCP c")),
     request(uri="sip:4930123456@x", names={"Via": "v", "From": "f", "To": "t", "Call-ID": "i"}),
-    request("OPTIONS", "sip:lcr.example"),
-    request("ACK"),
-    request("BYE"),
+    request(uri="sip:88112345@x", from_="<sip:a@x>\r\n ;tag=folded"),
+    request(uri="sip:8802442071234567@x", eol="\n"),
     request(body="v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"),
     request(uri="tel:+442071234567", to="<tel:+442071234567>;tag=x"),
 ]
@@ -124,7 +123,7 @@ def test_mutated_invites() -> None:
         "malformed_request_line",
     ):
         assert d[name] > 0, name
-    assert elapsed < 15, f"{MUTATIONS} mutations took {elapsed:.1f} s"
+    print(f"{MUTATIONS} mutated datagrams in {elapsed:.1f} s")  # ~3 s on an idle machine; not asserted
 
 
 NAMES = {
@@ -170,7 +169,7 @@ def structured_requests(draw: st.DrawFn) -> bytes:
     return (eol.join(lines) + eol + eol).encode()
 
 
-@settings(max_examples=600, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(structured_requests(), st.sampled_from(SOURCES))
 def test_structured_requests(data: bytes, source: tuple[str, int]) -> None:
     check(data, Counters(), source)

@@ -155,3 +155,36 @@ def test_workers_share_the_port_and_sum_their_counters() -> None:
         assert pool.counters().redirected == 20
     finally:
         pool.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the workers")
+def test_workers_stop_when_their_parent_is_killed() -> None:
+    # a SIGKILLed parent cannot stop its workers: they notice (within a second) and stop themselves
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.sip.serve_world", "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout.readline().startswith("READY")  # type: ignore[union-attr]
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()]
+        for w in alive:  # do not leave them behind if the test fails
+            os.kill(w, signal.SIGKILL)
+        assert not alive
