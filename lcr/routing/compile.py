@@ -5,14 +5,20 @@ at ``at``) that matches a number N. No carrier has a code strictly between P and
 in the union, and longer than P), so every carrier's longest match for N is its longest match
 for P. So routing needs, per union prefix P, one list: each carrier's longest match for P,
 blocked ones left out, sorted by rate then carrier name. ``compile_carriers`` computes those
-lists for every P at once:
+lists for every P at once, in Polars:
 
-1. the in-force rows of every carrier, one frame ``(prefix, rate, blocked, c)``;
-2. every union prefix P exploded into its own prefixes (``P[:1] .. P``) that are in the union;
-3. joined with the carrier rows on that prefix: every (P, carrier, matching code);
-4. per (P, carrier) the longest code; blocked ones aside; sorted by (P, rate, carrier name);
-5. one ``Route`` object per carrier code, shared by every list that holds it, and identical
-   lists interned.
+1. the in-force rows of every carrier, one frame ``(rid, prefix, rate, blocked, c, uid)``
+   (``c``: the carrier's rank by name, ``uid``: the prefix's rank in the union);
+2. the union as a tree: each P's parent is its longest proper prefix in the union (P's own
+   prefixes ``P[:1] .. P[:-1]`` joined with the union), its depth the number of union
+   prefixes above it;
+3. top-down, one depth at a time: P's list is its own codes plus its parent's list without
+   the carriers that have a code of their own at P (``_longest_codes``); blocked codes stay
+   in the lists (they still hide shorter codes of their carrier), then are set aside;
+4. one sort of all lists by (P, rate, carrier name), packed into one Int64 key;
+5. in Python, once: one ``Route`` per unblocked carrier code, shared by every list that holds
+   it, and one tuple per P. Lists could only be equal where every own code of P is blocked;
+   those are interned. (In the benchmark world every list is distinct.)
 
 Customer sell decks compile to one small dict each (``compile_sell``), with the margin
 threshold of every sell code precomputed, so the margin filter is a ``bisect`` at query time.
@@ -21,7 +27,7 @@ threshold of every sell code precomputed, so the margin filter is a ``bisect`` a
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,7 +56,7 @@ class CarrierTables:
     max_len: int  # the longest union prefix
     start: dict[str, int]  # see start_lengths()
     blocked: dict[int, tuple[BlockedCode, ...]]  # entry id -> carriers blocked there
-    distinct_lists: int  # interned route lists (statistics)
+    distinct_lists: int  # distinct route lists after interning (statistics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +131,33 @@ def make_route(
     return r
 
 
-def with_margins(routes: tuple[Route, ...], k: int, sell_rate: int) -> tuple[Route, ...]:
+def with_margins(
+    routes: tuple[Route, ...],
+    k: int,
+    sell_rate: int,
+    *,
+    _new: Callable[[type], Route] = _new,  # locals, not globals: this loop runs per carrier kept
+    _carrier: Callable[[Route, str], None] = _set_carrier,
+    _gateway: Callable[[Route, Gateway], None] = _set_gateway,
+    _tech: Callable[[Route, str], None] = _set_tech,
+    _prefix: Callable[[Route, str], None] = _set_prefix,
+    _rate: Callable[[Route, int], None] = _set_rate,
+    _margin: Callable[[Route, int], None] = _set_margin,
+    _Route: type = Route,
+) -> tuple[Route, ...]:
     """The first ``k`` routes, each with ``margin = sell_rate - rate``."""
     out = []
+    append = out.append
     for r in routes[:k]:
-        m = _new(Route)
-        _set_carrier(m, r.carrier)
-        _set_gateway(m, r.gateway)
-        _set_tech(m, r.tech_prefix)
-        _set_prefix(m, r.prefix)
-        _set_rate(m, r.rate)
-        _set_margin(m, sell_rate - r.rate)
-        out.append(m)
+        m = _new(_Route)
+        _carrier(m, r.carrier)
+        _gateway(m, r.gateway)
+        _tech(m, r.tech_prefix)
+        _prefix(m, r.prefix)
+        rate = r.rate
+        _rate(m, rate)
+        _margin(m, sell_rate - rate)
+        append(m)
     return tuple(out)
 
 

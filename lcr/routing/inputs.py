@@ -40,8 +40,11 @@ class RoutingInputs:
 
 
 def rate_columns(frame: pl.DataFrame) -> pl.LazyFrame:
-    """The router's columns of ``frame``, cast to ``RATE_SCHEMA``."""
-    return frame.lazy().select(pl.col(name).cast(dtype) for name, dtype in RATE_SCHEMA.items())
+    """The router's columns of ``frame``, cast to ``RATE_SCHEMA`` (a null ``blocked`` is False)."""
+    return frame.lazy().select(
+        pl.col(name).cast(dtype).fill_null(False) if name == "blocked" else pl.col(name).cast(dtype)
+        for name, dtype in RATE_SCHEMA.items()
+    )
 
 
 def in_force(at: int) -> pl.Expr:
