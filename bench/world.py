@@ -129,9 +129,12 @@ def _intl_pool(rng: random.Random, size: int) -> list[tuple[str, str, int]]:
 
 def _nanp_pool(rng: random.Random, size: int) -> tuple[list[str], list[tuple[str, str, int]]]:
     """300 area codes ``1NPA`` and ``size`` 7-digit codes ``1NPANXX``: (prefix, destination, base)."""
+    # NANP countries of the international pool (1242 Bahamas, 1268 Antigua...) are not US area codes:
+    # the same code twice in one deck would be two overlapping versions of one prefix
+    caribbean = {code[1:] for code, *_ in _countries() if code.startswith("1") and len(code) == 4}
     npas = sorted(
         rng.sample([f"{a}{b}{c}" for a in "23456789" for b in "0123456789" for c in "0123456789"
-                    if not (b == "1" and c == "1")], 300)
+                    if not (b == "1" and c == "1") and f"{a}{b}{c}" not in caribbean], 300)
     )
     nxxs = [f"{a}{b}{c}" for a in "23456789" for b in "0123456789" for c in "0123456789"]
     per_npa = max(1, size // len(npas))
