@@ -16,13 +16,16 @@ as canonical CSV (ISO times with ``Z``; 30 % unanswered; ~2 % with no or an unkn
 Measured, in the same run and database:
 
 1. ``import``: the 1,000,000-call file in a child process calling ``import_cdr_file``, its
-   phases (read, setup, rates = loading the rate versions, rate, insert, count, ledger,
-   commit) and its peak RSS (``os.wait4``); goal >= 200,000 CDRs/s;
+   phases (read, setup, rates = loading the rate versions, compile = ``compile_deck`` of both
+   sides, rate, insert = stage/insert and the counts of the rows inserted, ledger, commit)
+   and its peak RSS (the child's own VmHWM: ``os.wait4``'s ru_maxrss would include this
+   parent's, Linux keeps it across fork and exec); goal >= 200,000 CDRs/s;
 2. ``cli``: ``lcr cdr import FILE2 --json`` (a second file, same calls under new ids, into the
    store that now holds the first): wall time and peak RSS of the command itself;
 3. ``again``: the first file once more (every call a duplicate, nothing charged);
 4. ``floor``: Polars reading the input CSV and writing the rated output (23 columns) as CSV,
-   no rating, no database; the ratio import / floor is reported.
+   no rating, no database, timed right after each database's import (the machine is shared:
+   load average is printed beside every figure); the ratio import / floor is reported.
 
 The ledger is checked after the runs (ledger sum = balance for every customer; charges =
 sum of stored sell amounts).
@@ -40,6 +43,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, create_engine, func, insert, select, text
@@ -114,8 +118,24 @@ def canonical(calls: pl.DataFrame, id_prefix: str) -> pl.DataFrame:
 
 # --- running an import -------------------------------------------------------------------------------
 
+# Linux keeps ru_maxrss across fork and exec, so os.wait4 would report this (large) parent's peak;
+# the child prints its own high-water mark (VmHWM, reset by exec) on stderr as it exits.
+_HWM = ("import atexit, runpy, sys\n"
+        "def hwm():\n"
+        "    kb = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')]\n"
+        "    print('VmHWM', kb[0], file=sys.stderr)\n"
+        "atexit.register(hwm)\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n")
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """``python -m module args`` that reports its peak RSS on stderr (see ``_HWM``)."""
+    return [sys.executable, "-c", _HWM, module, *args]
+
+
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of that one process (os.wait4), and its stdout."""
+    """Wall seconds, peak RSS (MB) of that one process (its VmHWM), and its stdout."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
@@ -127,13 +147,14 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         stdout, stderr = out.read(), err.read()
     if code != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{stdout[-2000:]}\n{stderr[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, stdout
+    marks = [ln.split()[1] for ln in stderr.splitlines() if ln.startswith("VmHWM ")]
+    return wall, (int(marks[-1]) if marks else usage.ru_maxrss) / 1024, stdout
 
 
-def last_json(stdout: str) -> dict:  # type: ignore[type-arg]
+def last_json(stdout: str) -> dict[str, Any]:
     """The JSON document the command printed (anything printed before it is ignored)."""
     start = stdout.find("\n{")
-    return json.loads(stdout[start + 1:] if start >= 0 else stdout)  # type: ignore[no-any-return]
+    return json.loads(stdout[start + 1:] if start >= 0 else stdout)
 
 
 def child(url: str, file: str) -> None:
@@ -144,7 +165,7 @@ def child(url: str, file: str) -> None:
     t0 = time.perf_counter()
     report = import_cdr_file(make_engine(url), file)
     doc = {k: v for k, v in report.to_json().items() if k not in ("problems", "warnings", "charged")}
-    doc["timings"] = report.timings
+    doc["timings"] = getattr(report, "timings", {})
     doc["in_process"] = time.perf_counter() - t0
     print("\n" + json.dumps(doc))
 
@@ -158,7 +179,8 @@ def check_ledger(engine: Engine) -> str:
 
     with engine.connect() as conn:
         bal = dict(conn.execute(select(customers.c.id, customers.c.balance)).all())
-        led = dict(conn.execute(select(ledger.c.customer_id, func.sum(ledger.c.amount)).group_by(ledger.c.customer_id)).all())
+        led = dict(conn.execute(
+            select(ledger.c.customer_id, func.sum(ledger.c.amount)).group_by(ledger.c.customer_id)).all())
         ok = all(int(led.get(i, 0)) == int(b) for i, b in bal.items())
         charged = -sum(int(v) for v in led.values())
         stored = int(conn.execute(select(func.coalesce(func.sum(cdrs.c.sell_amount), 0))).scalar_one())
@@ -166,7 +188,8 @@ def check_ledger(engine: Engine) -> str:
     return f"{n:,} calls stored; ledger = balance: {ok}; charges = stored sell amounts: {charged == stored}"
 
 
-def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: int) -> dict[str, object]:
+def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: int, rated: pl.DataFrame,
+          only_import: bool = False) -> dict[str, object]:
     from lcr.store.db import open_store
 
     env = dict(os.environ)
@@ -190,7 +213,7 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
             with engine.connect() as c:
                 c.execute(text("ANALYZE"))
         print(f"[{db}] world loaded: {rows:,} rate rows in {time.perf_counter() - t0:.1f} s", flush=True)
-        me = [sys.executable, "-m", "bench.cdr_import", "--child", url]
+        me = python_module("bench.cdr_import", "--child", url)
         run([*me, str(files["pre"])], env)
         print(f"[{db}] {min(PRESTORED, n // 50):,} calls stored beforehand (load {load()})", flush=True)
 
@@ -203,8 +226,17 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
               f"       {phases}\n"
               f"       imported {doc['imported']:,} duplicates {doc['duplicates']:,} rated {doc['rated']:,} "
               f"unrated {doc['unrated']:,} malformed {doc['malformed']:,}", flush=True)
+        t_read, t_write, t_floor = floor(files, rated, work)
+        out["floor"] = t_floor
+        print(f"[{db}] floor right after: Polars read {t_read:.2f} s + write rated CSV {t_write:.2f} s = "
+              f"{t_floor:.2f} s ({n / t_floor:,.0f} CDRs/s); import / floor = {wall / t_floor:.1f}; load {load()}",
+              flush=True)
 
-        lcr = [sys.executable, "-m", "lcr.cli", "cdr", "import", str(files["cli"]), "--json"]
+        if only_import:
+            out["ledger"] = check_ledger(engine)
+            print(f"[{db}] {out['ledger']}", flush=True)
+            return out
+        lcr = python_module("lcr.cli", "cdr", "import", str(files["cli"]), "--json")
         wall, rss, stdout = run(lcr, env)
         doc = last_json(stdout)
         out["cli"] = {"wall": wall, "rss": rss, "load": load(), "imported": doc["imported"]}
@@ -228,23 +260,28 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
     return out
 
 
-def floor(files: dict[str, Path], world: RoutingInputs, work: Path) -> tuple[float, float, float]:
-    """Polars read of the input CSV + write of the rated output (23 columns) as CSV: no rating."""
+def rated_output(files: dict[str, Path], world: RoutingInputs) -> pl.DataFrame:
+    """The rated output the floor writes (the stored columns), rated once outside any timing."""
     from bench.cdr_world import rate_frames
     from lcr.rating.batch import rate_batch
     from lcr.store.cdrs import STORED_COLUMNS
 
-    t0 = time.perf_counter()
     frame = pl.read_csv(files["main"], infer_schema=False)
-    t_read = time.perf_counter() - t0
     calls = frame.filter(pl.col("billsec") != "x").with_columns(
         pl.col("billsec").cast(pl.Int64),
-        *(pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ").dt.epoch("s") for c in ("start_time", "answer_time",
-                                                                                  "end_time")),
+        *(pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ").dt.epoch("s")
+          for c in ("start_time", "answer_time", "end_time")),
     )
     sell, buy = rate_frames(world)
     rated = rate_batch(calls, sell, buy).with_columns(import_id=pl.lit(2, pl.Int64))
-    rated = rated.select(*(c for c in STORED_COLUMNS if c in rated.columns), "import_id")
+    return rated.select(*(c for c in STORED_COLUMNS if c in rated.columns), "import_id")
+
+
+def floor(files: dict[str, Path], rated: pl.DataFrame, work: Path) -> tuple[float, float, float]:
+    """Polars read of the input CSV + write of the rated output (23 columns) as CSV: no rating."""
+    t0 = time.perf_counter()
+    pl.read_csv(files["main"], infer_schema=False)
+    t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
     rated.write_csv(work / "rated.csv")
     t_write = time.perf_counter() - t0
@@ -256,6 +293,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=1_000_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--scale", type=float, default=1.0, help="world size (1.0: the 2,000,000-row deck world)")
+    ap.add_argument("--only-import", action="store_true", help="skip the CLI run and the repeated import")
     ap.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -278,14 +316,13 @@ def main() -> None:
         del calls, main_csv
         print(f"world + {n:,}-call files generated in {time.perf_counter() - t0:.1f} s "
               f"({files['main'].stat().st_size / 1e6:.0f} MB)", flush=True)
-        results = [bench(db, world, files, work, n)
+        rated = rated_output(files, world)
+        results = [bench(db, world, files, work, n, rated, args.only_import)
                    for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,))]
-        t_read, t_write, t_floor = floor(files, world, work)
-        print(f"floor: Polars read {t_read:.2f} s + write rated CSV {t_write:.2f} s = {t_floor:.2f} s "
-              f"({n / t_floor:,.0f} CDRs/s); load {load()}")
         for r in results:
+            t_floor = r["floor"]
             imp = r["import"]
-            cli = r["cli"]
+            cli = r.get("cli", {"wall": float("nan"), "rss": float("nan")})
             print(f"{r['db']:<10} import {n / imp['wall']:>9,.0f} CDRs/s (goal >= 200,000), ratio to floor "  # type: ignore[index]
                   f"{imp['wall'] / t_floor:.1f}; lcr cdr import {n / cli['wall']:>9,.0f} CDRs/s; "  # type: ignore[index]
                   f"peak RSS {imp['rss']:,.0f} / {cli['rss']:,.0f} MB")  # type: ignore[index]

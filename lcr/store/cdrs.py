@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,13 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from lcr.cdrs.batch import CDR_SCHEMA, CdrProblem
 from lcr.model import OwnerKind
 from lcr.rating import reasons
-from lcr.rating.batch import rate_batch
-from lcr.store.db import writing
+from lcr.rating.batch import rate_compiled
+from lcr.rating.deck import CompiledDeck, compile_deck
+from lcr.store.db import store_version, writing
 from lcr.store.ledger import Alarm, bump_credit, post, raise_alarms
 from lcr.store.parties import list_customers
 from lcr.store.rates import load_all_versions
-from lcr.store.schema import carriers, cdr_imports, cdr_quarantine, cdrs, customers
+from lcr.store.schema import carriers, cdr_imports, cdr_quarantine, customers, rates
 
 UNKNOWN_CUSTOMER = "unknown customer"
 STORED_COLUMNS = [
@@ -103,13 +105,54 @@ class _Clock:
         self.t = now
 
 
+# database URL -> (what the decks were built from, sell deck, buy deck): the last compiled decks
+# of each store, so a process importing many batches (the API, a loop of files) loads and
+# compiles millions of rate rows once per change instead of once per batch.
+_DECKS: dict[str, tuple[tuple[object, ...], CompiledDeck, CompiledDeck]] = {}
+_DECKS_LOCK = threading.Lock()
+_DECKS_KEPT = 2
+
+
+def _decks_key(conn: Connection) -> tuple[object, ...]:
+    """Changes with anything the compiled decks depend on: every deck import bumps the store
+    version in its own transaction (and adds rate rows), and the owners' names are joined in."""
+    return (
+        store_version(conn),
+        conn.execute(select(func.max(rates.c.id))).scalar_one(),
+        tuple(conn.execute(select(carriers.c.id, carriers.c.name).order_by(carriers.c.id)).all()),
+        tuple(conn.execute(select(customers.c.id, customers.c.name).order_by(customers.c.id)).all()),
+    )
+
+
+def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[CompiledDeck, CompiledDeck]:
+    """(sell, buy) decks compiled from every rate version in the store, cached per database."""
+    clock = clock or _Clock({})
+    url = conn.engine.url.render_as_string(hide_password=False)
+    key = _decks_key(conn)  # read before the rates: a deck import committed meanwhile only misses later
+    with _DECKS_LOCK:
+        hit = _DECKS.get(url)
+    if hit is not None and hit[0] == key:
+        clock.lap("rates")
+        return hit[1], hit[2]
+    sell_rates, buy_rates = _owned(conn, OwnerKind.CUSTOMER), _owned(conn, OwnerKind.CARRIER)
+    clock.lap("rates")
+    sell, buy = compile_deck(sell_rates), compile_deck(buy_rates)
+    del sell_rates, buy_rates
+    clock.lap("compile")
+    with _DECKS_LOCK:
+        _DECKS.pop(url, None)
+        while len(_DECKS) >= _DECKS_KEPT:  # a process serving several stores keeps the latest few
+            _DECKS.pop(next(iter(_DECKS)))
+        _DECKS[url] = (key, sell, buy)
+    return sell, buy
+
+
 def rate_frame(conn: Connection, frame: pl.DataFrame, clock: _Clock | None = None) -> pl.DataFrame:
     """Both sides of every call, against the rates in the store (all versions)."""
     clock = clock or _Clock({})
     known = list_customers(conn)
-    sell, buy = _owned(conn, OwnerKind.CUSTOMER), _owned(conn, OwnerKind.CARRIER)
-    clock.lap("rates")
-    rated = rate_batch(frame, sell, buy, tech_prefixes={c.name: c.tech_prefix for c in known if c.tech_prefix})
+    sell, buy = compiled_decks(conn, clock)
+    rated = rate_compiled(frame, sell, buy, tech_prefixes={c.name: c.tech_prefix for c in known if c.tech_prefix})
     # a customer name the store does not know is its own reason (a deck-less customer: no sell rate)
     names = pl.Series([c.name for c in known], dtype=pl.String)
     unknown = pl.col("customer").is_not_null() & ~pl.col("customer").is_in(names.implode())
@@ -146,11 +189,9 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
         clock.lap("setup")
         if frame.height:
             rated = rate_frame(conn, frame, clock)
-            _insert_new(conn, rated.select(STORED_COLUMNS).with_columns(
-                pl.lit(report.import_id, pl.Int64).alias("import_id")))
+            _fill_counts(report, _insert_new(conn, rated.select(STORED_COLUMNS).with_columns(
+                pl.lit(report.import_id, pl.Int64).alias("import_id"))))
             clock.lap("insert")
-            _count(conn, report)
-            clock.lap("count")
             ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
             for name, amount in report.charged.items():
                 alarm = post(conn, ids[name], "charges", -amount, calls=report.charged_calls.get(name, 0),
@@ -168,45 +209,85 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
     return report
 
 
-def _count(conn: Connection, report: CdrImportReport) -> None:
-    mine = cdrs.c.import_id == report.import_id
-    report.imported = int(conn.execute(select(func.count()).where(mine)).scalar_one())
+# (customer, sell_reason, has a sell amount, calls, sum of sell amounts) over the rows one batch inserted
+_Summary = list[tuple[str | None, str | None, bool, int, int | None]]
+
+
+def _fill_counts(report: CdrImportReport, summary: _Summary) -> None:
+    """The report's counts from the rows this batch inserted (never from the whole file)."""
+    charged: dict[str, int] = {}
+    report.imported = report.rated = 0
+    report.charged_calls, report.unrated_reasons = {}, {}
+    for customer, reason, has_amount, calls, amount in summary:
+        report.imported += calls
+        if has_amount:
+            assert customer is not None  # a call without a customer has no sell rate
+            charged[customer] = charged.get(customer, 0) + int(amount or 0)
+            report.charged_calls[customer] = report.charged_calls.get(customer, 0) + calls
+            report.rated += calls
+        else:
+            why = reason or "unrated"  # every unrated side carries its reason
+            report.unrated_reasons[why] = report.unrated_reasons.get(why, 0) + calls
+    report.charged = {c: a for c, a in charged.items() if a}
     report.duplicates = report.lines - report.imported
-    per_customer = conn.execute(
-        select(cdrs.c.customer, func.sum(cdrs.c.sell_amount), func.count())
-        .where(mine, cdrs.c.sell_amount.is_not(None)).group_by(cdrs.c.customer)
-    ).all()
-    report.charged = {c: int(a) for c, a, _n in per_customer if a}
-    report.charged_calls = {c: int(n) for c, _a, n in per_customer}
-    report.rated = sum(int(n) for _c, _a, n in per_customer)
     report.unrated = report.imported - report.rated
-    report.unrated_reasons = {r: int(n) for r, n in conn.execute(
-        select(cdrs.c.sell_reason, func.count()).where(mine, cdrs.c.sell_amount.is_(None)).group_by(cdrs.c.sell_reason)
-    ).all()}
+
+
+def _summary(frame: pl.DataFrame) -> _Summary:
+    return list(frame.group_by("customer", "sell_reason", pl.col("sell_amount").is_not_null().alias("_has"))
+                .agg(pl.len(), pl.col("sell_amount").sum()).iter_rows())
 
 
 _COLUMNS = [*STORED_COLUMNS, "import_id"]
+_SUMMARY_SQL = ("SELECT customer, sell_reason, sell_amount IS NOT NULL, count(*), sum(sell_amount) FROM {rows} "
+                "GROUP BY customer, sell_reason, sell_amount IS NOT NULL")
+_SQLITE_CACHE_KIB = 512 * 1024  # page cache of the import's connection: the indexes' pages stay in memory
 
 
-def _insert_new(conn: Connection, frame: pl.DataFrame) -> None:
-    """Insert the calls whose call_id is new; the rest are silently skipped (counted by the caller)."""
+def _insert_new(conn: Connection, frame: pl.DataFrame) -> _Summary:
+    """Insert the calls whose call_id is new (the rest are skipped); summarise the rows inserted.
+
+    A call_id repeated within the batch keeps its first line. PostgreSQL: COPY into a temporary
+    (unlogged) stage, then one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` summed in the same
+    statement, so a call a concurrent importer stored first is neither stored nor counted twice.
+    SQLite (the writer holds the database's write lock): ``executemany`` with a large page cache;
+    when every row went in, the summary is computed from the frame, else from the rows above the
+    table's previous highest id.
+    """
+    frame = frame.select(_COLUMNS).unique("call_id", keep="first", maintain_order=True)
     driver = conn.connection.driver_connection
     cols = ", ".join(_COLUMNS)
     if conn.dialect.name == "postgresql":
         buf = io.BytesIO()
-        frame.select(_COLUMNS).write_csv(buf, include_header=False)
+        frame.write_csv(buf, include_header=False)
         with driver.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_stage (LIKE cdrs INCLUDING DEFAULTS) ON COMMIT DROP")
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS cdr_stage ON COMMIT DROP AS SELECT {cols} FROM cdrs "
+                        "WITH NO DATA")
             cur.execute("TRUNCATE cdr_stage")
             with cur.copy(f"COPY cdr_stage ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(buf.getvalue())
-            cur.execute(f"INSERT INTO cdrs ({cols}) SELECT {cols} FROM cdr_stage ORDER BY id "
-                        "ON CONFLICT (call_id) DO NOTHING")
-        return
+            del buf
+            cur.execute(f"WITH ins AS (INSERT INTO cdrs ({cols}) SELECT {cols} FROM cdr_stage "
+                        "ON CONFLICT (call_id) DO NOTHING RETURNING customer, sell_reason, sell_amount) "
+                        + _SUMMARY_SQL.format(rows="ins"))
+            return [(c, r, bool(h), int(n), None if a is None else int(a)) for c, r, h, n, a in cur.fetchall()]
     cur = driver.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(f"INSERT OR IGNORE INTO cdrs ({cols}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
-                        frame.select(_COLUMNS).iter_rows())
+        (before,) = cur.execute("SELECT coalesce(max(id), 0) FROM cdrs").fetchone()
+        (cache,) = cur.execute("PRAGMA cache_size").fetchone()
+        cur.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+        changes = driver.total_changes  # type: ignore[union-attr]
+        try:
+            sql = f"INSERT OR IGNORE INTO cdrs ({cols}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+            for part in frame.iter_slices(100_000):  # tuples built column-wise: faster than iter_rows
+                cur.executemany(sql, zip(*(column.to_list() for column in part.iter_columns()), strict=True))
+        finally:
+            cur.execute(f"PRAGMA cache_size = {int(cache)}")
+        if driver.total_changes - changes == frame.height:  # type: ignore[union-attr]
+            return _summary(frame)
+        # some calls were stored before: the rows this batch added are those above the old highest id
+        rows = cur.execute(_SUMMARY_SQL.format(rows="cdrs WHERE id > ?"), (before,)).fetchall()
+        return [(c, r, bool(h), int(n), None if a is None else int(a)) for c, r, h, n, a in rows]
     finally:
         cur.close()
 

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select
 
 from lcr.decks.plan import EXISTING_SCHEMA, VERSION_SCHEMA, DeckPlan
 from lcr.model import OwnerKind
@@ -40,12 +40,40 @@ def load_versions(
 
 def load_all_versions(conn: Connection, kind: OwnerKind) -> pl.DataFrame:
     """Every live version of every owner of one kind, with ``owner_id`` (routing and rating inputs)."""
+    live = or_(rates.c.effective_to.is_(None), rates.c.effective_to > rates.c.effective_from)
+    if conn.dialect.name == "sqlite":
+        return _sqlite_all_versions(conn, kind, live)
     query = (
         select(rates.c.owner_id, *(rates.c[c] for c in _SELECT_COLUMNS))
         .where(rates.c.owner_kind == kind.value)
-        .where(or_(rates.c.effective_to.is_(None), rates.c.effective_to > rates.c.effective_from))
+        .where(live)
     )
     return _read_frame(conn, query, extra={"owner_id": pl.Int64()})
+
+
+def _sqlite_all_versions(conn: Connection, kind: OwnerKind, live: ColumnElement[bool]) -> pl.DataFrame:
+    """SQLite: per owner, one row of JSON arrays built by SQLite in C and parsed by Polars in Rust
+    (about twice as fast as a Python tuple per row over millions of rows)."""
+    from lcr.store.schema import carriers, customers
+
+    owners = carriers if kind is OwnerKind.CARRIER else customers
+    schema = {"owner_id": pl.Int64(), **EXISTING_SCHEMA}
+    as_json = {**schema, "blocked": pl.Int64()}  # SQLite keeps booleans as 0/1
+    query = (
+        select(*(func.json_group_array(rates.c[c]) for c in schema))
+        .where(rates.c.owner_kind == kind.value, rates.c.owner_id == bindparam("owner"), live)
+    )
+    parts = []
+    for (oid,) in conn.execute(select(owners.c.id).order_by(owners.c.id)).all():
+        row = conn.execute(query, {"owner": oid}).one()
+        if row[0] == "[]":
+            continue
+        doc = "{" + ",".join(f'"{name}":{arrays}' for name, arrays in zip(schema, row, strict=True)) + "}"
+        parts.append(pl.read_json(io.BytesIO(doc.encode()), schema={c: pl.List(t) for c, t in as_json.items()})
+                     .explode(list(schema)))
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).cast(schema)  # type: ignore[arg-type]
 
 
 def _read_frame(conn: Connection, query, extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:  # type: ignore[no-untyped-def]

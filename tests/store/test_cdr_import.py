@@ -121,3 +121,20 @@ def test_concurrent_imports_and_payments_add_up_exactly(world, tmp_path: Path) -
         view = balance_of(conn, "globex")
         assert view.balance == 40 * 1_234_567 - expected_charges
         assert ledger_sum(conn, "globex") == view.balance
+
+
+def test_a_deck_change_between_imports_is_rated_with_the_new_rate(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # the compiled decks are cached per store between imports: a deck import must invalidate them
+    from lcr.model import OwnerKind
+    from lcr.store.imports import import_deck
+
+    header = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+    call = "globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+    (tmp_path / "a.csv").write_text(header + "r-1," + call)
+    (tmp_path / "b.csv").write_text(header + "r-2," + call)
+    assert import_cdr_file(world, tmp_path / "a.csv").charged == {"globex": 60_000}  # 0.06/min, 60/1
+    deck = tmp_path / "globex_delta.csv"
+    deck.write_text("prefix,destination,rate,effective_date,first_interval,next_interval\n"
+                    "4915,Germany Mobile,0.1200,2026-11-02,60,1\n")
+    import_deck(world, deck, kind=OwnerKind.CUSTOMER, owner="globex", mode="delta")
+    assert import_cdr_file(world, tmp_path / "b.csv").charged == {"globex": 120_000}
