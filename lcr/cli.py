@@ -289,13 +289,18 @@ def route(number: str, customer_name: str | None, at: str | None, explain: bool,
     _version, inputs = load_inputs(_engine(database_url))
     answer = (explain_at if explain else lookup_at)(inputs, number, customer_name, when)
     if as_json:
-        click.echo(json.dumps(answer_json(answer), indent=2))
+        doc = answer_json(answer)
+        if answer.refusal is not None:
+            doc = {"error": {"code": answer.refusal.code, "message": answer.refusal.message}, **doc}
+        click.echo(json.dumps(doc, indent=2))
         return
     click.echo(f"number {answer.number} at {iso(when)}")
     if answer.prefix is not None:
         click.echo(f"customer {customer_name}: sell prefix {answer.prefix} ({answer.destination}) "
                    f"at {money(answer.sell_rate)}/min")
-    if not answer.routes:
+    if answer.refusal is not None:
+        click.echo(f"refused: {answer.refusal.http_status} {answer.refusal.code}: {answer.refusal.message}")
+    elif not answer.routes:
         click.echo("no carrier can take this call")
     for i, r in enumerate(answer.routes, 1):
         margin = "" if r.margin is None else f"  margin {money(r.margin)}"

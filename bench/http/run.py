@@ -14,8 +14,12 @@ Load: ``wrk`` (``apt-get install wrk``) with ``bench/http/wrk.lua`` cycling thro
 paths, ``--connections`` connections on ``--threads`` threads for ``--seconds`` per run; per server,
 ``/ping``, ``/v1/routes`` and ``/v1/routes`` with a customer take turns for ``--rounds`` rounds
 (after a warm-up of each). With ``--pin`` (default on machines with 2+ CPUs) wrk runs on CPU 0 and
-the server on CPU 1 (``sched_setaffinity``). The world is built once; each server runs in a process
-forked from the builder (copy-on-write), so the servers serve the same snapshot.
+the server on CPU 1 (``sched_setaffinity``): right on an idle machine; on one shared with other
+jobs, a pinned server gets its CPU's share only (a one-thread server a third of the CPU at load 5
+on 2 CPUs, a server with a Rust I/O thread more), so compare servers with ``--no-pin`` there.
+The world is built once; each server runs in a process forked from the builder (copy-on-write), so
+the servers serve the same snapshot. ``/bench/ping-plain`` (``add_plain_ping``) is added to the
+app in the benchmark only.
 
 Printed per run: requests/s, p50 / p99 latency (wrk), non-2xx answers, server CPU per request
 (utime + stime of the server process from ``/proc``, all its threads), the 1-minute load average;
@@ -30,6 +34,7 @@ jobs on the machine).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import random
 import re
@@ -93,7 +98,7 @@ def wait_ready(port: int, pid: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"the server on port {port} did not answer within {timeout:.0f} s")
 
 
-def build(scale: float, count: int, work: Path, auth_mode: str):  # type: ignore[no-untyped-def]
+def build(scale: float, count: int, work: Path, auth_mode: str):
     from bench.http.service import PrebuiltService
     from bench.world import WORLD_NOW, make_world, random_numbers
     from lcr.api.auth import Auth
@@ -128,19 +133,73 @@ def build(scale: float, count: int, work: Path, auth_mode: str):  # type: ignore
             with_customer.append(f"/v1/routes?number={q}&customer={customer}")
         except LcrError:
             pass
-    files = {"ping": work / "ping.txt", "routes": work / "routes.txt", "routes+cust": work / "routes_customer.txt"}
+    files = {"ping": work / "ping.txt", "ping-plain": work / "ping_plain.txt", "routes": work / "routes.txt",
+             "routes+cust": work / "routes_customer.txt"}
     files["ping"].write_text("/ping\n")
+    files["ping-plain"].write_text("/bench/ping-plain\n")
     files["routes"].write_text("\n".join(plain) + "\n")
     files["routes+cust"].write_text("\n".join(with_customer) + "\n")
     print(f"paths: {len(plain):,} of {count:,} numbers route without a customer "
           f"({routes_plain / max(1, len(plain)):.1f} routes per answer), {len(with_customer):,} with one "
           f"({routes_cust / max(1, len(with_customer)):.1f} routes per answer)", flush=True)
+    check_encoder(snap, [*plain[:2_500], *with_customer[:2_500]])
     service = PrebuiltService(inputs, snap, t2 - t1)
     auth = Auth(read_tokens=(TOKEN,)) if auth_mode == "token" else Auth()
     return service, auth, files
 
 
-def start_server(name: str, service, auth, port: int, cpu: int | None) -> int:  # type: ignore[no-untyped-def]
+def add_plain_ping(app) -> None:
+    """``GET /bench/ping-plain``: ``/ping``'s answer, served the way ``/v1/routes`` is (a Starlette
+    endpoint in front of the FastAPI routes, no dependency solving): the trivial endpoint with the
+    hot endpoint's plumbing, to show what is route work and what is framework work."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def ping_plain(_request: Request) -> Response:
+        return Response(b'{"pong":true}', media_type="application/json")
+
+    app.router.routes.insert(0, Route("/bench/ping-plain", ping_plain, methods=["GET"]))
+
+
+def keep_frozen(every: float = 0.5) -> None:
+    """The SIP server's heap policy (``lcr.sip.server.freeze_heap``): the snapshot's millions of
+    objects moved out of the cyclic collector's sight, and what survives (memo entries) every
+    ``every`` seconds, so no full collection walks them in the middle of a request."""
+    import gc
+    import threading
+
+    from lcr.sip.server import freeze_heap
+
+    freeze_heap()
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            gc.freeze()
+
+    threading.Thread(target=loop, name="gc-freeze", daemon=True).start()
+
+
+def check_encoder(snap, paths: list[str]) -> None:
+    """The hot path's JSON (``AnswerEncoder``) is byte for byte the reference rendering's."""
+    import json
+    from urllib.parse import parse_qs
+
+    from lcr.api.render import AnswerEncoder, answer_json
+
+    encoder = AnswerEncoder()
+    for path in paths:
+        q = {k: v[-1] for k, v in parse_qs(path.partition("?")[2]).items()}
+        answer = snap.lookup(q["number"], q.get("customer"))  # what the endpoint serves, margins=False
+        fast = encoder.encode(snap.lookup(q["number"], q.get("customer"), margins=False))
+        if fast != json.dumps(answer_json(answer), separators=(",", ":")).encode():
+            raise AssertionError(f"AnswerEncoder differs from answer_json for {path}")
+    print(f"AnswerEncoder == json.dumps(answer_json(...)) for {len(paths):,} answers", flush=True)
+
+
+def start_server(name: str, service, auth, port: int, cpu: int | None,
+                 gc_policy: str, app_module: str) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -150,10 +209,14 @@ def start_server(name: str, service, auth, port: int, cpu: int | None) -> int:  
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
         from bench.http.servers import run
-        from lcr.api.app import create_app
 
-        run(name, create_app(service, auth=auth), "127.0.0.1", port)
-    except BaseException as exc:  # noqa: BLE001 - report and leave the forked child, whatever happened
+        # imported by the parent already: every server runs the same code
+        app = importlib.import_module(app_module).create_app(service, auth=auth)
+        add_plain_ping(app)
+        if gc_policy == "freeze":
+            keep_frozen()
+        run(name, app, "127.0.0.1", port)
+    except BaseException as exc:
         print(f"server {name} failed: {exc!r}", file=sys.stderr, flush=True)
     finally:
         os._exit(1)
@@ -210,30 +273,38 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--servers", default="uvicorn", help="comma-separated: uvicorn, uvicorn-asyncio, granian, hypercorn")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of one wrk run")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per endpoint and server")
-    p.add_argument("--rounds", type=int, default=2, help="rounds of (/ping, /v1/routes, /v1/routes+customer)")
+    p.add_argument("--rounds", type=int, default=2, help="rounds of the endpoints, taking turns")
     p.add_argument("--connections", type=int, default=50)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--auth", choices=("token", "demo"), default="token")
     p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=len(os.sched_getaffinity(0)) >= 2,
                    help="wrk on CPU 0, the server on CPU 1")
-    p.add_argument("--endpoints", default="ping,routes,routes+cust")
+    p.add_argument("--endpoints", default="ping,routes,routes+cust,ping-plain",
+                   help="ping-plain: /ping's answer served the way /v1/routes is (see add_plain_ping)")
+    p.add_argument("--app", default="lcr.api.app",
+                   help="module whose create_app(service, auth=...) is served (to compare another version)")
+    p.add_argument("--gc", choices=("freeze", "default"), default="freeze",
+                   help="freeze: the snapshot out of the cyclic GC's sight, as the SIP server does")
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk not found (Debian: apt-get install wrk)")
+
+    import lcr.api.app  # noqa: F401 - imported before the forks: every server runs the same code
 
     work = Path(tempfile.mkdtemp(prefix="lcr-bench-http-"))
     service, auth, files = build(args.scale, args.numbers, work, args.auth)
     token = TOKEN if args.auth == "token" else None
     wrk_cpu, server_cpu = (0, 1) if args.pin else (None, None)
     endpoints = args.endpoints.split(",")
-    print(f"wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s, auth {args.auth}, "
+    print(f"app {args.app}: wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s, auth {args.auth}, "
+          f"gc {args.gc}, "
           f"pinned: {args.pin}, CPUs: {os.cpu_count()}, load average {os.getloadavg()}", flush=True)
     print(f"{'server':16} {'endpoint':12} {'rnd':>3} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'non-2xx':>7} {'sockerr':>7} {'cpu us/req':>10} {'load1':>5}", flush=True)
     results: list[Result] = []
     for name in args.servers.split(","):
         port = free_port()
-        pid = start_server(name, service, auth, port, server_cpu)
+        pid = start_server(name, service, auth, port, server_cpu, args.gc, args.app)
         try:
             wait_ready(port, pid)
             for ep in endpoints:
@@ -249,14 +320,16 @@ def main(argv: list[str] | None = None) -> None:
             stop_server(pid)
 
     print("\nmedians over the rounds; ratio = rps(endpoint) / rps(/ping), goal >= 0.8; "
-          "cpu ratio = cpu/req(/ping) / cpu/req(endpoint)")
+          "cpu ratio = cpu/req(/ping) / cpu/req(endpoint); vs plain = rps(endpoint) / rps(ping-plain)")
     print(f"{'server':16} {'endpoint':12} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu us/req':>10} "
-          f"{'ratio':>6} {'cpu ratio':>9}")
+          f"{'ratio':>6} {'cpu ratio':>9} {'vs plain':>8}")
     for name in args.servers.split(","):
         mine = [r for r in results if r.server == name]
         base = [r for r in mine if r.endpoint == "ping"]
         base_rps = statistics.median(r.rps for r in base) if base else float("nan")
         base_cpu = statistics.median(r.cpu_us for r in base) if base else float("nan")
+        plain = [r.rps for r in mine if r.endpoint == "ping-plain"]
+        plain_rps = statistics.median(plain) if plain else float("nan")
         for ep in endpoints:
             rs = [r for r in mine if r.endpoint == ep]
             if not rs:
@@ -265,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
             cpu = statistics.median(r.cpu_us for r in rs)
             print(f"{name:16} {ep:12} {rps:>8.0f} {statistics.median(r.p50_ms for r in rs):>7.2f} "
                   f"{statistics.median(r.p99_ms for r in rs):>7.2f} {cpu:>10.1f} {rps / base_rps:>6.2f} "
-                  f"{base_cpu / cpu:>9.2f}")
+                  f"{base_cpu / cpu:>9.2f} {rps / plain_rps:>8.2f}")
     print(f"load average at the end: {os.getloadavg()}")
     shutil.rmtree(work, ignore_errors=True)
 

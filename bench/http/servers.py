@@ -3,7 +3,9 @@
 - ``uvicorn``: uvloop + httptools, one process, no access log, no lifespan: what ``lcr serve`` runs;
 - ``uvicorn-asyncio``: the same on the stock asyncio loop (httptools still parses HTTP);
 - ``granian``: Granian's embedded server (Rust HTTP/1.1 on its own runtime thread, the ASGI app on
-  a uvloop event loop in the same process), ``pip install granian``;
+  a uvloop event loop in the same process; "still experimental" says Granian's README: it is the
+  variant that takes an app object and an existing loop, as ``lcr serve`` would need for SIP),
+  ``pip install granian``;
 - ``hypercorn``: Hypercorn on uvloop (pure-Python h11), ``pip install hypercorn``.
 """
 

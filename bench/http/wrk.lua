@@ -1,6 +1,7 @@
 -- wrk script of bench/http: cycle through the request paths of a file, one a line.
 --   wrk -s bench/http/wrk.lua URL -- PATHS_FILE [BEARER_TOKEN]
--- Each wrk thread starts at its own offset; every request string is formatted once, in init().
+-- Each wrk thread of each run starts at a random offset (so runs do not replay the same numbers
+-- into the server's caches); every request string is formatted once, in init().
 -- done() prints one machine-readable RESULT line (latencies in microseconds).
 
 local counter = 0
@@ -24,7 +25,8 @@ function init(args)
          reqs[n] = wrk.format("GET", line)
       end
    end
-   i = ((id or 0) * 7919) % n
+   math.randomseed(os.time() * 1000 + (id or 0) * 7919)
+   i = math.random(n) - 1
 end
 
 function request()

@@ -141,3 +141,24 @@ def test_deck_upload_imports_and_reports(client) -> None:  # type: ignore[no-unt
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "DECK_REJECTED"
     history = client.get("/v1/decks/imports").json()["imports"]
     assert history[0]["file"] == "acme_uk.csv" and history[0]["carrier"] == "acme"
+
+
+def test_explain_of_a_refused_number_keeps_the_refusal_status(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.get("/v1/routes", params={"number": "99912345", "customer": "globex", "explain": "true"})
+    assert r.status_code == 404
+    body = r.json()
+    assert body["error"]["code"] == "NO_ROUTE" and isinstance(body["explain"], list)
+
+
+def test_fast_encoder_writes_what_answer_json_says(service) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from lcr.api.render import AnswerEncoder, answer_json
+
+    snap = service.snapshot()
+    encoder = AnswerEncoder()
+    for number, customer in [("4915123456789", "globex"), ("4915123456789", None), ("447400123456", "globex"),
+                             ("12015311234", None), ("+33612345678", "globex")]:
+        for _ in range(2):  # the second time from the caches
+            fast = encoder.encode(snap.lookup(number, customer, margins=False))
+            assert fast == json.dumps(answer_json(snap.lookup(number, customer)), separators=(",", ":")).encode()
