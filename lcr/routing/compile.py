@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from operator import attrgetter
+from typing import cast
 
 import polars as pl
 
@@ -109,12 +110,12 @@ _RATE = attrgetter("rate")
 # call per field). Where millions are made (build) or on the hot path (lookup), they are
 # assembled through their slot descriptors instead: what ``__init__`` does, minus its overhead.
 _new = object.__new__
-_set_carrier = Route.carrier.__set__  # type: ignore[attr-defined]
-_set_gateway = Route.gateway.__set__  # type: ignore[attr-defined]
-_set_tech = Route.tech_prefix.__set__  # type: ignore[attr-defined]
-_set_prefix = Route.prefix.__set__  # type: ignore[attr-defined]
-_set_rate = Route.rate.__set__  # type: ignore[attr-defined]
-_set_margin = Route.margin.__set__  # type: ignore[attr-defined]
+_set_carrier = Route.__dict__["carrier"].__set__
+_set_gateway = Route.__dict__["gateway"].__set__
+_set_tech = Route.__dict__["tech_prefix"].__set__
+_set_prefix = Route.__dict__["prefix"].__set__
+_set_rate = Route.__dict__["rate"].__set__
+_set_margin = Route.__dict__["margin"].__set__
 
 
 def make_route(
@@ -146,7 +147,7 @@ def with_margins(
     _Route: type = Route,
 ) -> tuple[Route, ...]:
     """The first ``k`` routes, each with ``margin = sell_rate - rate``."""
-    out = []
+    out: list[Route] = []
     append = out.append
     for r in routes[:k]:
         m = _new(_Route)
@@ -225,7 +226,7 @@ def _longest_codes(rows: pl.DataFrame, union: pl.DataFrame) -> pl.DataFrame:
     own = rows.select("uid", "c", "rid").join(union.select("uid", "depth"), on="uid")
     parent = union.filter(pl.col("depth") > 0).select("uid", "parent", "depth")
     levels = [own.filter(pl.col("depth") == 0).drop("depth")]
-    for d in range(1, int(union["depth"].max() or 0) + 1):
+    for d in range(1, cast(int, union["depth"].max() or 0) + 1):
         own_d = own.filter(pl.col("depth") == d).drop("depth")
         inherited = (
             parent.filter(pl.col("depth") == d)
@@ -244,7 +245,7 @@ def _sorted_routes(found: pl.DataFrame, carriers: int) -> pl.DataFrame:
     rank = pl.col("rate").rank("dense").cast(pl.Int64)
     bits_c = max(1, carriers.bit_length())
     bits_r = max(1, len(found).bit_length())
-    bits_u = max(1, (int(found["uid"].max() or 0) + 1).bit_length())
+    bits_u = max(1, (cast(int, found["uid"].max() or 0) + 1).bit_length())
     if bits_c + bits_r + bits_u <= 62:  # one packed Int64 sorts much faster than three columns
         packed = (pl.col("uid").cast(pl.Int64) * 2 ** (bits_r + bits_c)) + rank * 2**bits_c + pl.col("c")
         return found.sort(packed)
@@ -305,8 +306,9 @@ def compile_carriers(
                 route_of[rid] = make_route(name, gateway, tech, prefixes[row_uid[rid]], row_rate[rid], None)
         flat: list[Route] = []
         rid_col = matched["rid"]
+        route_getter = cast(Callable[[int], Route], route_of.__getitem__)  # every matched rid has its Route
         for offset in range(0, len(rid_col), 1 << 20):  # a million Python ints at a time
-            flat += map(route_of.__getitem__, rid_col.slice(offset, 1 << 20).to_list())
+            flat += map(route_getter, rid_col.slice(offset, 1 << 20).to_list())
         del route_of
 
         shared: dict[tuple[int, ...], tuple[tuple[Route, ...], tuple[int, ...]]] = {}

@@ -56,13 +56,13 @@ _EMPTY: Entry = ((), (), "", -1)
 
 # The answer is assembled through its slot descriptors (see ``compile.make_route``).
 _new = object.__new__
-_a_number = RouteAnswer.number.__set__  # type: ignore[attr-defined]
-_a_prefix = RouteAnswer.prefix.__set__  # type: ignore[attr-defined]
-_a_destination = RouteAnswer.destination.__set__  # type: ignore[attr-defined]
-_a_sell = RouteAnswer.sell_rate.__set__  # type: ignore[attr-defined]
-_a_routes = RouteAnswer.routes.__set__  # type: ignore[attr-defined]
-_a_explanation = RouteAnswer.explanation.__set__  # type: ignore[attr-defined]
-_a_refusal = RouteAnswer.refusal.__set__  # type: ignore[attr-defined]
+_a_number = RouteAnswer.__dict__["number"].__set__
+_a_prefix = RouteAnswer.__dict__["prefix"].__set__
+_a_destination = RouteAnswer.__dict__["destination"].__set__
+_a_sell = RouteAnswer.__dict__["sell_rate"].__set__
+_a_routes = RouteAnswer.__dict__["routes"].__set__
+_a_explanation = RouteAnswer.__dict__["explanation"].__set__
+_a_refusal = RouteAnswer.__dict__["refusal"].__set__
 
 
 def _answer(

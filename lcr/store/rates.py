@@ -21,7 +21,7 @@ VERSION_COLUMNS = list(VERSION_SCHEMA)
 _SELECT_COLUMNS = ["id", *VERSION_COLUMNS]
 
 
-def _driver(conn: Connection):  # type: ignore[no-untyped-def]
+def _driver(conn: Connection):
     return conn.connection.driver_connection
 
 
@@ -76,7 +76,7 @@ def _sqlite_all_versions(conn: Connection, kind: OwnerKind, live: ColumnElement[
     return pl.concat(parts).cast(schema)  # type: ignore[arg-type]
 
 
-def _read_frame(conn: Connection, query, extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _read_frame(conn: Connection, query, extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
     schema = {**(extra or {}), **EXISTING_SCHEMA}
     if conn.dialect.name == "postgresql":
         # one row of column arrays: decoded in C by psycopg (a COPY would cost a Python step per row)
