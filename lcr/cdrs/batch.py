@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from lcr.cdrs.times import parse_instants
+from lcr.errors import Problem
 
 CDR_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.Int64(),
@@ -35,34 +36,11 @@ TEXT_COLUMNS = tuple(c for c in CDR_SCHEMA if c != "line")
 
 
 @dataclass(frozen=True, slots=True)
-class CdrProblem:
-    """One malformed (or, in ``warnings``, noteworthy) line of a CDR file."""
+class CdrProblem(Problem):
+    """One malformed (or, in ``warnings``, noteworthy) line of a CDR file, with the line as read
+    (``raw``, kept verbatim in quarantine; not part of ``to_json``)."""
 
-    file: str
-    line: int | None
-    column: str | None
-    value: str | None
-    message: str
-    raw: str | None = None  # the line as read
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f" line {self.line}"
-        if self.column is not None:
-            where += f", column '{self.column}'"
-        if self.value is not None:
-            return f"{where}: {self.value!r} {self.message}"
-        return f"{where}: {self.message}"
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "value": self.value,
-            "message": self.message,
-        }
+    raw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
