@@ -46,14 +46,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text
 
 from bench.cdr_world import make_cdrs
+from bench.scratch import scratch_store
 from bench.world import WORLD_NOW, make_world
 from lcr.model import OwnerKind
 from lcr.routing.inputs import RoutingInputs
 
-PG_ADMIN = os.environ.get("LCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PRESTORED = 20_000  # or 2 % of a smaller file
 HEADER = ["call_id", "customer", "carrier", "src", "dst", "start_time", "answer_time", "end_time", "billsec",
           "disposition"]
@@ -193,19 +193,9 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
     from lcr.store.db import open_store
 
     env = dict(os.environ)
-    admin = None
-    if db == "sqlite":
-        url = f"sqlite:///{work / 'bench.sqlite'}"
-    else:
-        name = f"lcr_bench_cdr_{os.getpid()}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    env["LCR_DATABASE_URL"] = url
     out: dict[str, object] = {"db": db}
-    try:
+    with scratch_store(db, work, f"lcr_bench_cdr_{os.getpid()}") as url:
+        env["LCR_DATABASE_URL"] = url
         engine = open_store(url)
         t0 = time.perf_counter()
         rows = load_world(engine, world)
@@ -252,11 +242,6 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         out["ledger"] = check_ledger(engine)
         print(f"[{db}] {out['ledger']}", flush=True)
         engine.dispose()
-    finally:
-        if admin is not None:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     return out
 
 

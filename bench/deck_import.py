@@ -19,11 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 from bench.deckgen import write_changed_deck, write_deck
-
-PG_ADMIN = os.environ.get("LCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from bench.scratch import scratch_store
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -44,28 +41,18 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 def bench(db: str, deck1: Path, deck2: Path, workdir: Path) -> list[tuple[str, float, float]]:
     env = dict(os.environ)
-    if db == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.sqlite'}"
-    else:
-        name = f"lcr_bench_{os.getpid()}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    env["LCR_DATABASE_URL"] = url
-    lcr = [sys.executable, "-m", "lcr.cli"]
-    subprocess.run([*lcr, "carrier", "add", "bench", "--gateway", "192.0.2.1"], env=env, check=True,
-                   capture_output=True)
     out = []
-    for label, deck, received in (("first full deck", deck1, "2026-11-01"), ("5% changed", deck2, "2026-11-10")):
-        wall, rss, summary = run([*lcr, "deck", "import", str(deck), "--carrier", "bench", "--received", received],
-                                 env)
-        out.append((label, wall, rss))
-        print(f"{db:<10} {label:<16} {wall:6.2f} s  peak RSS {rss:6.0f} MB  {summary.strip()}", flush=True)
-    if db == "postgresql":
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_store(db, workdir, f"lcr_bench_{os.getpid()}") as url:
+        env["LCR_DATABASE_URL"] = url
+        lcr = [sys.executable, "-m", "lcr.cli"]
+        subprocess.run([*lcr, "carrier", "add", "bench", "--gateway", "192.0.2.1"], env=env, check=True,
+                       capture_output=True)
+        for label, deck, received in (("first full deck", deck1, "2026-11-01"),
+                                      ("5% changed", deck2, "2026-11-10")):
+            wall, rss, summary = run([*lcr, "deck", "import", str(deck), "--carrier", "bench", "--received",
+                                      received], env)
+            out.append((label, wall, rss))
+            print(f"{db:<10} {label:<16} {wall:6.2f} s  peak RSS {rss:6.0f} MB  {summary.strip()}", flush=True)
     return out
 
 
