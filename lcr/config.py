@@ -40,7 +40,9 @@ READ_TOKENS = Setting(
     "Comma-separated read-only bearer tokens (route lookups, balances).",
 )
 HTTP_LISTEN = Setting("LCR_HTTP", "127.0.0.1:8080", "HOST:PORT of the HTTP API for `lcr serve`.")
-SIP_LISTEN = Setting("LCR_SIP", "127.0.0.1:5060", "HOST:PORT of the SIP redirect server (UDP) for `lcr serve`.")
+SIP_LISTEN = Setting(
+    "LCR_SIP", "127.0.0.1:5060", "HOST:PORT of the SIP redirect server for `lcr serve` (UDP and TCP, same port)."
+)
 RATEDECKS_DIR = Setting(
     "LCR_RATEDECKS_DIR",
     "ratedecks",

@@ -2,7 +2,7 @@
 
 Both read ``RouterService.snapshot()``, so a reload (a deck import, a customer change, a payment)
 reaches HTTP and SIP at the same moment. uvicorn runs on uvloop with httptools; the SIP endpoint
-is a UDP socket in the same loop.
+is a UDP socket and a TCP listener on the same port, in the same loop, with one set of counters.
 """
 
 from __future__ import annotations
@@ -43,19 +43,19 @@ async def serve(
 ) -> None:
     import uvicorn
 
-    from lcr.sip.server import open_sip_endpoint
+    from lcr.sip.stream import open_sip_listeners
 
     service = RouterService(engine)
     service.start()
     metrics = Metrics()
     bound: dict[str, tuple[str, int]] = {}
-    endpoint = None
+    endpoint = stream = None
     try:
         if sip is not None:
-            endpoint = await open_sip_endpoint(sip[0], sip[1], service.snapshot)
+            endpoint, stream = await open_sip_listeners(sip[0], sip[1], service.snapshot)
             metrics.sources["lcr_sip_total"] = endpoint.counters.as_dict
             bound["sip"] = endpoint.address
-            log.info("SIP redirect server on udp:%s:%d", *endpoint.address)
+            log.info("SIP redirect server on udp:%s:%d and tcp:%s:%d", *endpoint.address, *stream.address)
         if auth.demo_mode:
             log.warning("no API token configured (LCR_API_TOKEN): demo mode, HTTP serves loopback clients only")
         if http is None:
@@ -78,6 +78,8 @@ async def serve(
             asyncio.get_running_loop().create_task(announce())
         await server.serve()
     finally:
+        if stream is not None:
+            stream.close()
         if endpoint is not None:
             endpoint.close()
         service.stop()

@@ -1,5 +1,5 @@
-"""Credit gates routing: at zero available credit `lcr serve` answers 402 on HTTP and SIP within
-2 seconds of the change (made by another process); a payment reopens it within 2 seconds."""
+"""Credit gates routing: at zero available credit `lcr serve` answers 402 on HTTP and SIP (UDP and
+TCP) within 2 seconds of the change (made by another process); a payment reopens it within 2 seconds."""
 
 from __future__ import annotations
 
@@ -49,6 +49,17 @@ def test_no_credit_gives_402_on_http_and_sip_and_a_payment_reopens(engine, store
         sip.sendto(request(uri="sip:4915123456789@lcr.example", call_id=f"gate-{n[0]}"), ("127.0.0.1", sip_port))
         return parse_response(sip.recv(65536)).status
 
+    def sip_tcp_status() -> int:  # the same port over TCP, one connection per request
+        n[0] += 1
+        with socket.create_connection(("127.0.0.1", sip_port), timeout=2) as tcp:
+            tcp.sendall(request(uri="sip:4915123456789@lcr.example", call_id=f"gate-{n[0]}"))
+            answer = b""
+            while not answer.endswith(b"\r\n\r\n"):
+                chunk = tcp.recv(65536)
+                assert chunk, answer
+                answer += chunk
+        return parse_response(answer).status
+
     def pay(amount: str) -> None:
         subprocess.run(lcr_cmd("payment", "add", "globex", amount, "--reference", "test"), env=env, check=True,
                        capture_output=True)
@@ -56,9 +67,11 @@ def test_no_credit_gives_402_on_http_and_sip_and_a_payment_reopens(engine, store
     try:
         wait_until(lambda: http_status() == 200, 30, "lcr serve up")
         assert sip_status() == 302
+        assert sip_tcp_status() == 302
         pay("-500")  # a refund down to exactly zero available credit: refused ("at or below zero")
         wait_until(lambda: http_status() == 402, 2.0, "402 over HTTP")
         wait_until(lambda: sip_status() == 402, 2.0, "402 over SIP")
+        assert sip_tcp_status() == 402
         pay("0.01")
         wait_until(lambda: http_status() == 200, 2.0, "HTTP reopened")
         wait_until(lambda: sip_status() == 302, 2.0, "SIP reopened")

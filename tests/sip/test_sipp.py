@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.sip.conftest import run_sipp
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SCENARIO = HERE / "sipp" / "lcr_uac.xml"
-SIPP = shutil.which("sipp") or "sipp"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sipp") is None, reason="sipp is not installed (apt-get install sip-tester)"
@@ -39,15 +40,6 @@ def server() -> Iterator[tuple[str, int]]:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)
-
-
-def run_sipp(scenario: Path, address: tuple[str, int], workdir: Path, calls: int) -> subprocess.CompletedProcess[str]:
-    command = [
-        SIPP, f"{address[0]}:{address[1]}", "-sf", str(scenario), "-i", "127.0.0.2", "-p", "0",
-        "-m", str(calls), "-r", "50", "-nostdin", "-timeout", "20", "-timeout_error",
-        "-trace_err", "-error_file", str(workdir / "errors.log"),
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_sipp_acceptance_scenario(server: tuple[str, int], tmp_path: Path) -> None:

@@ -1,69 +1,25 @@
-"""The redirect server over real UDP on 127.0.0.1: in a thread of this process, and as workers."""
+"""The redirect server over real UDP on 127.0.0.1: in a thread of this process (``server``, see
+conftest.py), and as workers."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lcr.sip.server import SipEndpoint, new_event_loop, open_sip_endpoint, start_sip_workers
-from lcr.sip.snapshot import RouteSnapshot
+from lcr.sip.server import start_sip_workers
+from tests.sip.conftest import ThreadServer
 from tests.sip.sipmsg import Response, parse_response, request
 from tests.sip.world import WorldSnapshot, real_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class ThreadServer:
-    """``open_sip_endpoint`` in an event loop (uvloop) running in a thread, over the test world compiled
-    by the real router (``lcr.routing.build_snapshot``); ``snapshot`` can be swapped (a reload)."""
-
-    def __init__(self) -> None:
-        self.snapshot: RouteSnapshot = real_snapshot()
-        self.loop = new_event_loop()
-        self.endpoint: SipEndpoint | None = None
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-
-            async def start() -> None:
-                self.endpoint = await open_sip_endpoint("127.0.0.1", 0, lambda: self.snapshot)
-                started.set()
-
-            self.loop.run_until_complete(start())
-            self.loop.run_forever()
-            self.endpoint.close()  # type: ignore[union-attr]
-            self.loop.run_until_complete(asyncio.sleep(0))
-            self.loop.close()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert started.wait(10)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.endpoint.address  # type: ignore[union-attr]
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@pytest.fixture
-def server() -> Iterator[ThreadServer]:
-    s = ThreadServer()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -96,8 +96,9 @@ class WorldSnapshot:
         return RouteAnswer(n, sell_prefix, dest, sell, routes)
 
 
-def real_snapshot(at: int = 1_800_000_000):
-    """The same world compiled by the real router (``lcr.routing.build_snapshot``)."""
+def real_snapshot(at: int = 1_800_000_000, gateways: dict[str, Gateway] | None = None):
+    """The same world compiled by the real router (``lcr.routing.build_snapshot``); ``gateways``
+    moves carriers to other gateways (e.g. a SIP tester on loopback standing in for acme's)."""
     import polars as pl
 
     from lcr.model import Carrier, CreditState, Customer
@@ -121,7 +122,7 @@ def real_snapshot(at: int = 1_800_000_000):
     carrier_rows: dict[str, list[tuple[str, str, int, bool]]] = {}
     for prefix, offers in CARRIER_RATES.items():
         for (name, gateway, tech), rate in offers:
-            carriers[name] = Carrier(name, (gateway,), tech)
+            carriers[name] = Carrier(name, ((gateways or {}).get(name, gateway),), tech)
             carrier_rows.setdefault(name, []).append((prefix, SELL[prefix][0], rate, False))
     sell = frame([(p, d, r, b) for p, (d, r, b) in SELL.items()])
     customers = (
