@@ -2,7 +2,7 @@
 
 Workload: ``bench.world.make_world(seed=1)`` (1.95M carrier rate rows over 25 carriers, 1.18M
 customer rate rows over 10 customers, all versions: history, closed codes, future changes,
-blocked codes; prefixes of 1-7 digits) and ``bench.cdr_world.make_cdrs`` (10,000,000 calls
+blocked codes; prefixes of 1-9 digits) and ``bench.cdr_world.make_cdrs`` (10,000,000 calls
 over 35 days around the world's "now", 11-15 digit numbers with ``+``/``00`` leads, 30 %
 unanswered, ~2 % with no or an unknown carrier), written to a Parquet file first.
 
@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
 
+    load_start = os.getloadavg()[0]
     t0 = time.perf_counter()
     world = make_world(1, scale=args.scale)
     sell_rates, buy_rates = rate_frames(world)
@@ -87,7 +88,8 @@ def main() -> None:
 
     n = args.cdrs
     floor = t_read + t_write
-    print(f"load average       : {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall figures suffer above that)")
+    print(f"load average       : {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end, on {os.cpu_count()} CPUs"
+          " (wall figures suffer above that; CPU figures count all threads)")
     print(f"compile both decks : {t_compile:6.2f} s  (cpu {CPU['compile']:.2f} s)")
     print(f"rating step        : {t_rate:6.2f} s  {n / t_rate:12,.0f} CDRs/s   (goal >= 2,000,000/s)"
           f"; cpu {CPU['rate']:.2f} s")

@@ -6,18 +6,30 @@ in force at their start (a closed code, a call before a code's newest version).
 
 How one side is matched (see ``lcr.rating.deck`` for the compiled tables):
 
-1. every call's normalised number becomes an 18-digit key (its first 18 digits, padded with
-   ``0``), and the calls are sorted by key once, for both sides;
-2. a backward as-of join of the keys on the deck's flattened breakpoints, by owner, gives the
-   owner's longest code whose range holds the key, whatever its dates;
+1. every call's normalised number becomes an integer key (its first 18 digits, padded with
+   ``0``; the deck cuts it to its own width), read straight from ``dst`` at the offset where
+   the normalised number starts: no normalised string is built. The calls are put in key
+   order once for both sides (by the key's first 8 digits: a cheaper sort, as cache-friendly);
+2. ``owner * stride + key`` is searched (``search_sorted``) among the deck's flattened
+   breakpoints: the owner's longest code whose range holds the key, whatever its dates, with
+   its newest version's ``latest_from``, ``latest_to`` and ``pack`` beside it;
 3. that code matches when the number is at least as long as the prefix (padding must not
    match) and its newest version is in force at the call's start; otherwise the calls in
    question look for an older version in force (a binary search over ``(code, start rank)``)
-   and, failing that, move to the parent code, until matched or out of ancestors.
+   and, failing that, move to the parent code, until matched or out of ancestors;
+4. each call gets its version's ``pack`` back in call order (one scatter): the prefix is
+   sliced from ``dst``, the destination and the tariff (rate, fee, intervals, blocked) are
+   gathered from the deck's small tables of distinct values.
 
 The two sides are matched in parallel (two threads; Polars releases the GIL). The amounts are
 computed in the calls' own order, in integer micro-units. Rows come back in input order with
 the CDR columns untouched.
+
+Where the time goes (10M calls against the 2M-row benchmark decks, CPU seconds with Polars on
+one thread, at load 3): reading the numbers (lead, digit check, key) ~2.2, sorting and
+gathering the calls in key order ~1.6, matching ~4.3 for both sides (per side: the search
+~0.7-1.1, the gathers beside it ~0.5, older versions ~0.5, the scatter back ~0.7), tariffs and
+destinations ~0.7, prefixes, amounts and reasons ~2.3. See ``bench/README.md``, "Rating".
 """
 
 from __future__ import annotations
@@ -32,9 +44,9 @@ from lcr.rating.deck import (
     KEY_DIGITS,
     CompiledDeck,
     compile_deck,
-    unpack_blocked,
-    unpack_first,
-    unpack_next,
+    unpack_dest,
+    unpack_plen,
+    unpack_tariff,
 )
 from lcr.rating.reference import MAX_DIGITS
 
@@ -80,32 +92,75 @@ def rate_batch(
     return rate_compiled(cdrs, compile_deck(sell_rates), compile_deck(buy_rates), tech_prefixes=tech_prefixes)
 
 
-def _number(dst: pl.Expr, tech: pl.Expr | None) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """``(number, lead, digits)``: the number after the tech prefix, the length of its ``+`` /
-    ``00`` / ``011`` lead, and how many digits are left (null when malformed). Cheaper than
-    building the normalised string: matching only needs its first 18 digits and its length."""
+def _prepare(cdrs: pl.DataFrame, sell: CompiledDeck, buy: CompiledDeck, tech: pl.Expr | None) -> pl.DataFrame:
+    """Per call: ``_start`` (where the normalised number begins in ``dst``, after the tech prefix
+    and one ``+`` / ``00`` / ``011`` lead), ``_dlen`` (its digit count, null when malformed),
+    ``_key`` (its first ``KEY_DIGITS`` digits as an integer padded with 0s; -1 for a bad call),
+    ``_t``, ``_billsec``, ``_bad`` (the field reason), the owner ids ``_so`` / ``_bo``.
+
+    No normalised string is built: matching needs only the key and the length, and a matched
+    prefix is a slice of ``dst``. Each step is its own column, so no string test runs twice."""
+    dst = pl.col("dst").cast(pl.String)
+    skip = pl.lit(0, pl.Int32)
     if tech is not None:
-        dst = (
-            pl.when((tech != "") & dst.str.starts_with(tech))
-            .then(dst.str.slice(tech.str.len_bytes()))
-            .otherwise(dst)
-        )
+        stripped = (tech != "") & dst.str.starts_with(tech)
+        skip = pl.when(stripped).then(tech.str.len_bytes().cast(pl.Int32)).otherwise(0)
+        dst = pl.when(stripped).then(dst.str.slice(skip)).otherwise(dst)
+    number = pl.col("_number")
     lead = (
-        pl.when(dst.str.starts_with("+"))
+        pl.when(number.str.starts_with("+"))
         .then(1)
-        .when(dst.str.starts_with("00"))
+        .when(number.str.starts_with("00"))
         .then(2)
-        .when(dst.str.starts_with("011"))
+        .when(number.str.starts_with("011"))
         .then(3)
         .otherwise(0)
+        .cast(pl.Int32)
     )
-    length = dst.str.len_bytes().cast(pl.Int32) - lead
-    ok = dst.str.contains(r"^\+?[0-9]+$") & (length >= 1) & (length <= MAX_DIGITS)
-    return dst, lead, pl.when(ok).then(length)
+    length = number.str.len_bytes().cast(pl.Int32) - pl.col("_lead")
+    ok = number.str.contains(r"^\+?[0-9]+$") & (length >= 1) & (length <= MAX_DIGITS)
+    dlen = pl.col("_dlen")
+    head = number.str.slice(pl.col("_lead"), KEY_DIGITS).cast(pl.Int64, strict=False)
+    pad = pl.lit(10, pl.Int64).pow(KEY_DIGITS - pl.min_horizontal(dlen, KEY_DIGITS))
+    bad = (
+        pl.when(dlen.is_null())
+        .then(pl.lit(reasons.bad_field("dst")))
+        .when(pl.col("_t").is_null())
+        .then(pl.lit(reasons.bad_field("start_time")))
+        .when(pl.col("_billsec").is_null() | (pl.col("_billsec") < 0))
+        .then(pl.lit(reasons.bad_field("billsec")))
+    )
+    good = pl.col("_bad").is_null()
+    return (
+        cdrs.lazy()
+        .select(
+            _number=dst,
+            _skip=skip,
+            _t=pl.col("start_time").cast(pl.Int64),
+            _billsec=pl.col("billsec").cast(pl.Int64),
+            _so=pl.col("customer").cast(pl.String).cast(sell.owner_enum, strict=False).to_physical(),
+            _bo=pl.col("carrier").cast(pl.String).cast(buy.owner_enum, strict=False).to_physical(),
+        )
+        .with_columns(_lead=lead)
+        .with_columns(_dlen=pl.when(ok).then(length))
+        .with_columns(_key=head * pad, _start=pl.col("_skip") + pl.col("_lead"), _bad=bad)
+        .select(
+            "_start",
+            "_dlen",
+            "_t",
+            "_billsec",
+            "_bad",
+            _key=pl.when(good).then(pl.col("_key")).otherwise(-1),
+            _so=pl.when(good).then(pl.col("_so")),
+            _bo=pl.when(good).then(pl.col("_bo")),
+        )
+        .collect()
+        .rechunk()  # gathers from one chunk are several times faster
+    )
 
 
 def _present(col: str) -> pl.Expr:
-    return pl.col(col).is_not_null() & (pl.col(col) != "")
+    return pl.col(col).cast(pl.String).str.len_bytes() > 0  # null when absent
 
 
 def rate_compiled(
@@ -125,77 +180,43 @@ def rate_compiled(
         tech = customer.replace_strict(
             list(tech_prefixes), list(tech_prefixes.values()), default="", return_dtype=pl.String
         )
-    bad = (
-        pl.when(pl.col("_dlen").is_null())
-        .then(pl.lit(reasons.bad_field("dst")))
-        .when(pl.col("_t").is_null())
-        .then(pl.lit(reasons.bad_field("start_time")))
-        .when(pl.col("_billsec").is_null() | (pl.col("_billsec") < 0))
-        .then(pl.lit(reasons.bad_field("billsec")))
-    )
-    number, lead, digits = _number(pl.col("dst").cast(pl.String), tech)
-    prep = (
-        cdrs.lazy()
-        .select(
-            _number=number,
-            _lead=lead,
-            _dlen=digits,
-            _t=pl.col("start_time").cast(pl.Int64),
-            _billsec=pl.col("billsec").cast(pl.Int64),
-            _sell_owner=customer.cast(sell.owner_enum, strict=False).to_physical(),
-            _buy_owner=pl.col("carrier").cast(pl.String).cast(buy.owner_enum, strict=False).to_physical(),
-        )
-        .with_columns(_bad=bad)
-        .with_columns(
-            _key=pl.when(pl.col("_bad").is_null())
-            .then(
-                pl.col("_number")
-                .str.slice(pl.col("_lead"), KEY_DIGITS)
-                .str.pad_end(KEY_DIGITS, "0")
-                .cast(pl.Int64, strict=False)
-            )
-            .otherwise(-1),
-            _sell_owner=pl.when(pl.col("_bad").is_null()).then(pl.col("_sell_owner")),
-            _buy_owner=pl.when(pl.col("_bad").is_null()).then(pl.col("_buy_owner")),
-        )
-        .with_row_index("_r")
-        .collect()
-    )
+    prep = _prepare(cdrs, sell, buy, tech)
 
-    # One sort by key serves both sides; the matched version ids come back to call order.
-    by_key = prep.lazy().select("_r", "_key", "_dlen", "_t", "_sell_owner", "_buy_owner").sort("_key").collect()
-    sell_code, buy_code = pl.collect_all(
-        [_longest_code(by_key, deck, side) for side, deck in (("_sell", sell), ("_buy", buy))]
-    )
+    # Sorted by key (its first 8 digits: a cheaper sort, as good for the cache), the binary
+    # searches of both sides walk their tables in order.
+    bucket = (pl.col("_key") // 10 ** (KEY_DIGITS - 8)).clip(lower_bound=0).cast(pl.UInt32)
+    order = prep.select(bucket).to_series().arg_sort()
+    by_key = prep.select("_key", "_dlen", "_t", "_so", "_bo").gather(order)
     key, dlen, t = by_key["_key"], by_key["_dlen"], by_key["_t"]
     with ThreadPoolExecutor(2) as pool:  # Polars releases the GIL: one side per core
-        sv = pool.submit(_resolve, sell, sell_code.to_series(), key, dlen, t)
-        bv = pool.submit(_resolve, buy, buy_code.to_series(), key, dlen, t)
-        versions = pl.DataFrame({"_r": by_key["_r"], "_sv": sv.result(), "_bv": bv.result()}).sort("_r")
+        sm = pool.submit(_match, sell, by_key["_so"], key, dlen, t, order)
+        bm = pool.submit(_match, buy, by_key["_bo"], key, dlen, t, order)
+        sell_pack, buy_pack = sm.result(), bm.result()
 
     out = cdrs.with_columns(
-        *_side_columns("sell", sell, versions["_sv"]),
-        *_side_columns("buy", buy, versions["_bv"]),
-        _billsec=prep["_billsec"],
-        _bad=prep["_bad"],
-        _has_buy_owner=prep["_buy_owner"].is_not_null(),
+        *_side_columns("sell", sell, sell_pack),
+        *_side_columns("buy", buy, buy_pack),
+        prep["_start"],
+        prep["_billsec"],
+        prep["_bad"],
+        _has_buy_owner=prep["_bo"].is_not_null(),
     )
     sell_reason = (
         pl.when(pl.col("_bad").is_not_null())
         .then(pl.col("_bad"))
-        .when(~_present("customer"))
+        .when(~_present("customer").fill_null(False))
         .then(pl.lit(reasons.NO_CUSTOMER))
-        .when(pl.col("_sell_v").is_null())
+        .when(pl.col("_sell_pack").is_null())
         .then(pl.lit(reasons.NO_SELL_RATE))
     )
     buy_reason = (
         pl.when(pl.col("_bad").is_not_null())
         .then(pl.col("_bad"))
-        .when(~_present("carrier"))
+        .when(~_present("carrier").fill_null(False))
         .then(pl.lit(reasons.NO_CARRIER))
         .when(~pl.col("_has_buy_owner"))
         .then(pl.lit(reasons.UNKNOWN_CARRIER))
-        .when(pl.col("_buy_v").is_null())
+        .when(pl.col("_buy_pack").is_null())
         .then(pl.lit(reasons.NO_BUY_RATE))
     )
     keep = [c for c in cdrs.columns if c not in OUTPUT_COLUMNS]
@@ -204,105 +225,98 @@ def rate_compiled(
         .with_columns(
             *_cost("sell"),
             *_cost("buy"),
-            unpack_blocked(pl.col("_sell_terms")).alias("sell_blocked"),
-            unpack_blocked(pl.col("_buy_terms")).alias("buy_blocked"),
+            _prefix("sell"),
+            _prefix("buy"),
             sell_reason=sell_reason,
             buy_reason=buy_reason,
         )
-        .with_columns(margin=pl.col("sell_amount") - pl.col("buy_amount"))
+        .with_columns(
+            margin=pl.col("sell_amount") - pl.col("buy_amount"),
+        )
         .select(*keep, *(pl.col(c).cast(t) for c, t in OUTPUT_COLUMNS.items()))
         .collect()
     )
 
 
-def _longest_code(by_key: pl.DataFrame, deck: CompiledDeck, side: str) -> pl.LazyFrame:
-    """Per call (in key order), the owner's deepest code ever defined whose range holds the key."""
-    owner = f"{side}_owner"
-    return (
-        by_key.lazy()
-        .select("_key", owner)
-        .join_asof(
-            deck.flat.lazy().select(pl.col("owner").alias(owner), pl.col("key").alias("_key"), "code"),
-            on="_key",
-            by=owner,
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .select("code")
+def _match(
+    deck: CompiledDeck, owner: pl.Series, key: pl.Series, dlen: pl.Series, t: pl.Series, order: pl.Series
+) -> pl.Series:
+    """``pack`` of the version matched by each call (null: none), in call order; the calls come
+    sorted by key (``order`` gives their rows) with their owner id, key, digit count and start."""
+    flat = deck.flat.rechunk()  # a no-op unless the deck was read back in pieces
+    if flat.height == 0:
+        return pl.repeat(None, key.len(), dtype=pl.Int64, eager=True)
+    key = key // 10 ** (KEY_DIGITS - deck.digits)  # the deck's key width (-1 stays negative)
+    at = flat["qkey"].search_sorted(deck.qkeys(owner, key), side="right").cast(pl.Int64) - 1
+    got = flat.select("latest_from", "latest_to", "latest_pack").gather(at.clip(lower_bound=0))
+    coded = (pl.col("at") >= 0) & pl.col("latest_pack").is_not_null()  # -1: no owner
+    fast = (
+        (unpack_plen(pl.col("latest_pack")) <= pl.col("dlen"))
+        & (pl.col("t") >= pl.col("latest_from"))
+        & (pl.col("t") < pl.col("latest_to"))
+    ).fill_null(False)
+    checked = got.with_columns(at=at, dlen=dlen, t=t).select(
+        pack=pl.when(coded & fast).then(pl.col("latest_pack")), pending=coded & ~fast
     )
+    pack = checked["pack"]
+    pending = checked["pending"].arg_true()
+    code = flat["code"].gather(at.gather(pending))
+    pos, version = _resolve(deck, pending, code, key.gather(pending), dlen.gather(pending), t.gather(pending))
+    if pos.len():
+        pack = pack.scatter(pos, deck.versions["pack"].rechunk().gather(version))
+    return pl.repeat(None, pack.len(), dtype=pl.Int64, eager=True).scatter(order, pack)
 
 
-def _side_columns(side: str, deck: CompiledDeck, version: pl.Series) -> list[pl.Series]:
-    """The matched version's fields; the billing terms come packed in one ``terms`` column."""
-    v = deck.versions
-    names = ["prefix", "rate", "connect_fee", "terms"] + (["destination"] if side == "sell" else [])
-    got = v.select(names).gather(version)
-    return [
-        version.alias(f"_{side}_v"),
-        got["prefix"].alias(f"{side}_prefix"),
-        *([got["destination"].alias(f"{side}_destination")] if side == "sell" else []),
+def _side_columns(side: str, deck: CompiledDeck, pack: pl.Series) -> list[pl.Series]:
+    """The matched version's tariff (and the sell destination), gathered from the small tables."""
+    tariff = pack.to_frame().select(unpack_tariff(pl.col(pack.name))).to_series()
+    got = deck.tariffs.gather(tariff)
+    cols = [
+        pack.alias(f"_{side}_pack"),
         got["rate"].alias(f"{side}_rate"),
         got["connect_fee"].alias(f"_{side}_fee"),
-        got["terms"].alias(f"_{side}_terms"),
+        got["first_interval"].cast(pl.Int64).alias(f"_{side}_first"),
+        got["next_interval"].cast(pl.Int64).alias(f"_{side}_next"),
+        got["blocked"].alias(f"{side}_blocked"),
     ]
+    if side == "sell":
+        dest = pack.to_frame().select(unpack_dest(pl.col(pack.name))).to_series()
+        cols.append(deck.destinations.gather(dest).alias("sell_destination"))
+    return cols
+
+
+def _prefix(side: str) -> pl.Expr:
+    """The matched prefix: the number's first ``plen`` digits (no gather of a string)."""
+    pack = pl.col(f"_{side}_pack")
+    number = pl.col("dst").cast(pl.String)
+    prefix = number.str.slice(pl.col("_start"), unpack_plen(pack))
+    return pl.when(pack.is_not_null()).then(prefix).alias(f"{side}_prefix")
 
 
 def _cost(side: str) -> list[pl.Expr]:
-    """Billed seconds and amount (micro-units), rounded half-up per call; 0 s costs nothing."""
+    """Billed seconds and amount (micro-units), rounded half-up (away from zero) per call; 0 s
+    costs nothing. Null terms (an unmatched side) make both null."""
     billsec = pl.col("_billsec")
-    first, nxt = unpack_first(pl.col(f"_{side}_terms")), unpack_next(pl.col(f"_{side}_terms"))
-    matched = pl.col(f"_{side}_v").is_not_null()
-    billed = (
-        pl.when(~matched)
-        .then(None)
-        .when(billsec <= 0)
-        .then(0)
-        .when(billsec <= first)
-        .then(first)
-        .otherwise(first + (billsec - first + nxt - 1) // nxt * nxt)
-    )
+    first, nxt = pl.col(f"_{side}_first"), pl.col(f"_{side}_next")
+    talk = (billsec > 0).cast(pl.Int64)
+    billed = (first + ((billsec - first).clip(lower_bound=0) + nxt - 1) // nxt * nxt) * talk
     product = billed * pl.col(f"{side}_rate")
-    rounded = (
-        pl.when(product >= 0)
-        .then((2 * product + 60) // 120)
-        .otherwise(-((-2 * product + 60) // 120))
-    )
-    amount = pl.when(billed == 0).then(0).otherwise(pl.col(f"_{side}_fee") + rounded)
+    # round(product / 60) half away from zero with one floor division: +30 above zero, +29 below
+    rounded = (product + 30 - (product < 0).cast(pl.Int64)) // 60
+    amount = (pl.col(f"_{side}_fee") + rounded) * talk
     return [billed.alias(f"{side}_billed"), amount.alias(f"{side}_amount")]
 
 
-def _resolve(deck: CompiledDeck, code: pl.Series, key: pl.Series, dlen: pl.Series, t: pl.Series) -> pl.Series:
-    """Version id matched by each call (null: none), from its as-of code; see the module doc."""
-    codes = deck.codes
-    code = code.cast(_IDX)
-    frame = pl.DataFrame(
-        {
-            "code": code,
-            "key": key,
-            "dlen": dlen,
-            "t": t,
-            "hi": codes["hi"].gather(code),
-            "plen": codes["plen"].gather(code),
-            "latest": codes["latest"].gather(code),
-            "from": codes["latest_from"].gather(code),
-            "to": codes["latest_to"].gather(code),
-        }
-    )
-    fast = frame.select(
-        ok=(pl.col("key") < pl.col("hi"))
-        & (pl.col("plen") <= pl.col("dlen"))
-        & (pl.col("t") >= pl.col("from"))
-        & (pl.col("t") < pl.col("to"))
-    ).to_series()
-    version = frame.select(pl.when(fast).then(pl.col("latest")).otherwise(None)).to_series()
-    pending = (code.is_not_null() & ~fast.fill_null(False)).arg_true()
-    if pending.len() == 0:
-        return version.alias("version")
-
-    pos, code = pending, code.gather(pending)
-    key, dlen, t = key.gather(pending), dlen.gather(pending), t.gather(pending)
-    found_pos: list[pl.Series] = []
-    found_ver: list[pl.Series] = []
+def _resolve(
+    deck: CompiledDeck, pending: pl.Series, code: pl.Series, key: pl.Series, dlen: pl.Series, t: pl.Series
+) -> tuple[pl.Series, pl.Series]:
+    """``(positions, versions)`` for the ``pending`` calls (their positions, longest codes, keys,
+    digit counts and starts) that match: their longest code was not in force (or is longer than
+    the number), so an older version of it, else the parent code's, and so on up the tree."""
+    codes = deck.codes.rechunk()
+    pos = pending
+    found_pos: list[pl.Series] = [pos.clear()]
+    found_ver: list[pl.Series] = [pl.Series("version", [], _IDX)]
     while pos.len():
         cover = (key < codes["hi"].gather(code)) & (codes["plen"].gather(code) <= dlen)
         at = deck.version_at(code, t)
@@ -313,7 +327,4 @@ def _resolve(deck: CompiledDeck, code: pl.Series, key: pl.Series, dlen: pl.Serie
         go_on = ~hit & up.is_not_null()
         pos, code = pos.filter(go_on), up.filter(go_on)
         key, dlen, t = key.filter(go_on), dlen.filter(go_on), t.filter(go_on)
-    hit_pos = pl.concat(found_pos)
-    if hit_pos.len():
-        version = version.scatter(hit_pos, pl.concat(found_ver).cast(version.dtype))
-    return version.alias("version")
+    return pl.concat(found_pos), pl.concat(found_ver).cast(_IDX)

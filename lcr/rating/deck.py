@@ -1,26 +1,37 @@
 """A rate deck compiled for batch lookups: every version of every owner's codes, indexed once.
 
 The input is a rate frame (``RATE_SCHEMA`` plus ``owner``) holding all versions. Compiling it
-builds three tables; nothing here depends on the calls to be rated:
+builds three tables; nothing here depends on the calls to be rated. Keys are ``digits`` wide,
+``digits`` being the deck's longest prefix (at most ``KEY_DIGITS``, 18):
 
 ``codes``     one row per distinct ``(owner, prefix)`` (the row number is the code id), sorted by
-              owner then number range. A prefix ``p`` of length ``L`` covers the 18-digit keys
-              ``[lo, hi)``, ``lo = int(p.ljust(18, '0'))``, ``hi = lo + 10**(18 - L)``. ``parent``
-              is the owner's longest proper prefix of ``p`` (any version, any time). ``latest*``
-              describe the code's newest version, the one most calls hit.
+              owner then number range. A prefix ``p`` of length ``L`` covers the keys
+              ``[lo, hi)``, ``lo = int(p.ljust(digits, '0'))``, ``hi = lo + 10**(digits - L)``.
+              ``parent`` is the owner's longest proper prefix of ``p`` (any version, any time).
+              ``latest*`` describe the code's newest version, the one most calls hit.
 ``versions``  one row per rate version, sorted by ``(code, effective_from)`` (row = version id);
-              ``effective_to`` is ``FOREVER`` when open; ``terms`` packs the intervals and
-              the blocked flag (``pack_terms``). ``vkey`` orders the versions of a code
-              by the rank of their start among all starts, for a binary search of the version
-              in force at an instant.
-``flat``      the prefix tree flattened into breakpoints: ``(owner, key, code)`` sorted by
-              ``key``, where ``code`` is the owner's deepest code covering every key from that
-              breakpoint to the next (null: none). A backward as-of join of a number's padded
-              key gives its longest matching code ever defined; the batch then walks ``parent``
-              only for the few calls whose code was not in force at their start.
+              ``effective_to`` is ``FOREVER`` when open. ``vkey`` orders the versions of a
+              code by the rank of their start among all starts, for a binary search of the
+              version in force at an instant. ``pack`` is what a matched call needs of its
+              version in one integer (``pack_version``): the prefix length, the destination
+              (an id in ``destinations``) and the tariff (an id in ``tariffs``, the distinct
+              rate, connect fee, intervals and blocked flag: thousands, not millions, so a
+              call's gathers from it stay in the CPU cache).
+``flat``      the prefix tree flattened into breakpoints, one integer ``qkey`` per breakpoint
+              (``owner * stride + key``), ascending. Its ``code`` is the owner's deepest code
+              covering every key from that breakpoint to the next (null: none), with that
+              code's ``latest*`` copied beside it. Every owner has a breakpoint at
+              key 0, so the last breakpoint at or below a call's ``qkey`` (one binary search,
+              ``search_sorted``) is the owner's longest code ever defined for the number; the
+              batch then walks ``parent`` only for the few calls whose code was not in force.
 
-Prefixes longer than ``KEY_DIGITS`` (18) digits are refused (``ValueError``); a number
-longer than that is matched on its first 18 digits, which is exact since no prefix is longer.
+``stride`` is ``10**digits`` when ``len(owners) * 10**digits`` fits in an Int64 (always so for
+prefixes of up to 15 digits and up to 9,000 owners). Otherwise ``bounds`` holds the distinct
+breakpoint keys, ascending, and a key is replaced by its rank among them (the number of bounds
+at or below it), ``stride = len(bounds) + 1``: the order is the same and the product is small.
+
+Prefixes longer than ``KEY_DIGITS`` digits are refused (``ValueError``); a number longer than a
+key is matched on its first ``digits`` digits, which is exact since no prefix is longer.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import polars as pl
 
 KEY_DIGITS = 18
 FOREVER = 2**63 - 1
+_INT64_MAX = 2**63 - 1
 
 RATE_SCHEMA: dict[str, pl.DataType] = {
     "prefix": pl.String(),
@@ -57,10 +69,22 @@ class CompiledDeck:
     versions: pl.DataFrame
     flat: pl.DataFrame
     epochs: pl.Series  # distinct effective_from values, ascending
+    digits: int  # key width: the longest prefix (1 for an empty deck)
+    stride: int  # qkey = owner * stride + key (or the key's rank in ``bounds``)
+    bounds: pl.Series  # empty unless keys are ranked (see the module doc)
+    tariffs: pl.DataFrame  # distinct (rate, connect_fee, first_interval, next_interval, blocked)
+    destinations: pl.Series  # distinct destinations, sorted
 
     @property
     def owner_enum(self) -> pl.Enum:
         return pl.Enum(list(self.owners))
+
+    def qkeys(self, owner: pl.Series, key: pl.Series) -> pl.Series:
+        """``flat`` search keys of owner ids (null: not an owner) and keys; -1 for no owner."""
+        if self.bounds.len():
+            key = self.bounds.search_sorted(key, side="right").cast(pl.Int64)
+        q = owner.cast(pl.Int64) * self.stride + key
+        return q.fill_null(-1)
 
     def version_at(self, code: pl.Series, at: pl.Series) -> pl.Series:
         """Version id in force at ``at`` for each ``code`` (null: none in force), any version."""
@@ -82,35 +106,37 @@ class CompiledDeck:
         ).to_series()
 
 
-def pack_terms() -> pl.Expr:
-    """``first_interval``, ``next_interval`` and ``blocked`` in one Int64 (one gather, not three).
+_DEST_BITS = 26
 
-    Bits 0-30: next interval, 31-61: first interval, 62: blocked (intervals < 2**31 s)."""
+
+def pack_version(plen: pl.Expr, dest: pl.Expr, tariff: pl.Expr) -> pl.Expr:
+    """Bits 0-4: prefix length (<= 18), 5-30: destination id (null: 2**26 - 1), 31-62: tariff id."""
     return (
-        pl.col("next_interval").cast(pl.Int64)
-        + pl.col("first_interval").cast(pl.Int64) * 2**31
-        + pl.col("blocked").cast(pl.Int64) * 2**62
+        plen.cast(pl.Int64)
+        + dest.cast(pl.Int64).fill_null(2**_DEST_BITS - 1) * 2**5
+        + tariff.cast(pl.Int64) * 2**31
     )
 
 
-def unpack_next(terms: pl.Expr) -> pl.Expr:
-    return terms % 2**31
+def unpack_plen(pack: pl.Expr) -> pl.Expr:
+    return pack % 2**5
 
 
-def unpack_first(terms: pl.Expr) -> pl.Expr:
-    return (terms // 2**31) % 2**31
+def unpack_dest(pack: pl.Expr) -> pl.Expr:
+    """Destination id, null for a version without one."""
+    dest = (pack // 2**5) % 2**_DEST_BITS
+    return pl.when(dest != 2**_DEST_BITS - 1).then(dest).cast(_IDX)
 
 
-def unpack_blocked(terms: pl.Expr) -> pl.Expr:
-    return (terms // 2**62) == 1
+def unpack_tariff(pack: pl.Expr) -> pl.Expr:
+    return (pack // 2**31).cast(_IDX)
 
 
-def _pad_key(expr: pl.Expr) -> pl.Expr:
-    return expr.str.pad_end(KEY_DIGITS, "0").cast(pl.Int64)
+def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> CompiledDeck:
+    """Index a rate frame with an ``owner`` column (all versions of all owners' codes).
 
-
-def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
-    """Index a rate frame with an ``owner`` column (all versions of all owners' codes)."""
+    ``ranked`` forces ranked keys on or off (tests); by default only when ``owner * 10**digits``
+    would overflow an Int64."""
     missing = [c for c in OWNED_RATE_SCHEMA if c not in rates.columns]
     if missing:
         raise ValueError(f"rate frame lacks columns {missing}")
@@ -123,26 +149,27 @@ def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
     longest = base.select(pl.col("prefix").str.len_bytes().max()).collect().item()
     if longest is not None and longest > KEY_DIGITS:
         raise ValueError(f"a prefix has {longest} digits; at most {KEY_DIGITS} are supported")
+    digits = max(longest or 1, 1)
 
-    bounds = base.select(
+    bad = base.select(
         bad=((pl.col("first_interval") < 0) | (pl.col("next_interval") < 1)).any()
         | (pl.col("first_interval").max() >= 2**31) | (pl.col("next_interval").max() >= 2**31)
     ).collect()
-    if bounds.item():
+    if bad.item():
         raise ValueError("billing intervals must be 0 <= first_interval and 1 <= next_interval, below 2**31 s")
     codes = (
         base.select("owner", "prefix")
         .unique()
         .with_columns(
-            lo=_pad_key(pl.col("prefix")),
+            lo=pl.col("prefix").str.pad_end(digits, "0").cast(pl.Int64),
             plen=pl.col("prefix").str.len_bytes().cast(pl.Int32),
         )
-        .with_columns(hi=pl.col("lo") + pl.lit(10, pl.Int64).pow(KEY_DIGITS - pl.col("plen")))
+        .with_columns(hi=pl.col("lo") + pl.lit(10, pl.Int64).pow(digits - pl.col("plen")))
         .sort("owner", "lo", "plen")
         .with_row_index("code")
         .collect()
     )
-    codes = codes.with_columns(parent=_parents(codes))
+    codes = codes.with_columns(parent=_parents(codes, digits))
 
     versions = (
         base.join(codes.lazy().select("owner", "prefix", "code"), on=["owner", "prefix"])
@@ -150,7 +177,25 @@ def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
         .sort("code", "effective_from", "effective_to", "rate")  # reference.version_order
         .collect()
     )
-    versions = versions.with_columns(terms=pack_terms()).drop("first_interval", "next_interval", "blocked")
+    # What a matched call needs of its version, in one Int64 (``pack``): the prefix length, the
+    # destination's id in ``destinations`` and the tariff's id in ``tariffs``, small tables of
+    # distinct values whose gathers stay in the CPU cache.
+    terms = ["rate", "connect_fee", "first_interval", "next_interval", "blocked"]
+    tariffs = versions.select(terms).unique().sort(terms)
+    destinations = versions.get_column("destination").unique().drop_nulls().sort()
+    if destinations.len() >= 2**_DEST_BITS:
+        raise ValueError(f"more than {2**_DEST_BITS - 1} distinct destinations in one deck")
+    versions = (
+        versions.lazy()
+        .join(tariffs.lazy().with_row_index("tariff"), on=terms, how="left", maintain_order="left", nulls_equal=True)
+        .with_columns(
+            dest=pl.col("destination").cast(pl.Enum(destinations.to_list())).to_physical(),
+            plen=pl.col("prefix").str.len_bytes().cast(pl.Int64),
+        )
+        .with_columns(pack=pack_version(pl.col("plen"), pl.col("dest"), pl.col("tariff")))
+        .drop("tariff", "dest", "plen")
+        .collect()
+    )
     epochs = versions.get_column("effective_from").unique().sort()
     versions = versions.with_columns(
         vkey=pl.col("code").cast(pl.Int64) * (len(epochs) + 1)
@@ -164,21 +209,27 @@ def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
             latest=pl.col("version").last(),
             latest_from=pl.col("effective_from").last(),
             latest_to=pl.col("effective_to").last(),
+            latest_pack=pl.col("pack").last(),
         )
         .sort("code")
         .collect()
     )
-    codes = codes.with_columns(latest.select("latest", "latest_from", "latest_to"))
+    codes = codes.with_columns(latest.select("latest", "latest_from", "latest_to", "latest_pack"))
 
     resume = _resume(codes)
-    flat = (
+    breaks = (
         pl.concat(
             [
                 codes.select("owner", key=pl.col("lo"), code=pl.col("code"), prio=pl.col("plen")),
                 codes.select(
                     "owner", key=pl.col("hi"), code=resume, prio=pl.lit(-1, pl.Int32)
-                ).filter(pl.col("key") < 10**KEY_DIGITS),
-            ]
+                ).filter(pl.col("key") < 10**digits),
+                pl.DataFrame(  # every owner starts at key 0, with no code unless one starts there
+                    {"owner": range(len(owners)), "key": 0, "code": None, "prio": -2},
+                    schema={"owner": pl.UInt32, "key": pl.Int64, "code": _IDX, "prio": pl.Int32},
+                ),
+            ],
+            how="vertical_relaxed",
         )
         .sort("owner", "key", "prio")
         # the last of each (owner, key) run: the deepest code starting there, else the resume
@@ -186,19 +237,42 @@ def compile_deck(rates: pl.DataFrame) -> CompiledDeck:
             (pl.col("owner") != pl.col("owner").shift(-1)).fill_null(True)
             | (pl.col("key") != pl.col("key").shift(-1)).fill_null(True)
         )
-        .select("owner", "key", "code")
-        .sort("key")
+        .select("owner", "key", pl.col("code").cast(_IDX))
+    )
+    fits = len(owners) * 10**digits <= _INT64_MAX
+    if ranked is None:
+        ranked = not fits
+    bounds = breaks.get_column("key").unique().sort() if ranked else pl.Series("bounds", [], pl.Int64)
+    stride = bounds.len() + 1 if ranked else 10**digits
+    rank = bounds.search_sorted(breaks.get_column("key"), side="right").cast(pl.Int64) if ranked else None
+    flat = breaks.select(
+        qkey=pl.col("owner").cast(pl.Int64) * stride + (pl.lit(rank) if rank is not None else pl.col("key")),
+        code=pl.col("code"),
+    )
+    flat = flat.with_columns(  # the code's fields beside it: no second gather per call
+        codes.select("latest_from", "latest_to", "latest_pack").gather(flat.get_column("code"))
     )
     # One chunk each: gathers from multi-chunk columns are several times slower.
-    return CompiledDeck(owners, codes.rechunk(), versions.rechunk(), flat.rechunk(), epochs.rechunk())
+    return CompiledDeck(
+        owners,
+        codes.rechunk(),
+        versions.rechunk(),
+        flat.rechunk(),
+        epochs.rechunk(),
+        digits,
+        stride,
+        bounds.rechunk(),
+        tariffs.rechunk(),
+        destinations.rechunk(),
+    )
 
 
-def _parents(codes: pl.DataFrame) -> pl.Series:
+def _parents(codes: pl.DataFrame, digits: int) -> pl.Series:
     """For each code, the id of the owner's longest proper prefix of it (null: none)."""
     lengths = sorted(codes.get_column("plen").unique().to_list())
     found = []
     for length in lengths[:-1]:
-        span = 10 ** (KEY_DIGITS - length)
+        span = 10 ** (digits - length)
         level = codes.lazy().filter(pl.col("plen") == length).select("owner", anc=pl.col("lo"), cand=pl.col("code"))
         found.append(
             codes.lazy()

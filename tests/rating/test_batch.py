@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from lcr.model import Cdr
 from lcr.rating import reasons
-from lcr.rating.batch import OUTPUT_COLUMNS, rate_batch
-from lcr.rating.deck import OWNED_RATE_SCHEMA
+from lcr.rating.batch import OUTPUT_COLUMNS, rate_batch, rate_compiled
+from lcr.rating.deck import OWNED_RATE_SCHEMA, compile_deck
 from lcr.rating.reference import RatedCall, rate_call, rates_by_owner
 
 CDR_SCHEMA = {
@@ -59,8 +59,20 @@ def _flatten(r: RatedCall) -> dict:
     return d
 
 
-def check(cdrs: pl.DataFrame, sell: pl.DataFrame, buy: pl.DataFrame, tech: dict[str, str] | None = None) -> None:
-    got = rate_batch(cdrs, sell, buy, tech_prefixes=tech)
+def check(
+    cdrs: pl.DataFrame,
+    sell: pl.DataFrame,
+    buy: pl.DataFrame,
+    tech: dict[str, str] | None = None,
+    *,
+    ranked: bool | None = None,
+) -> None:
+    if ranked is None:
+        got = rate_batch(cdrs, sell, buy, tech_prefixes=tech)
+    else:  # keys ranked among the breakpoints (the layout for long prefixes and many owners)
+        got = rate_compiled(
+            cdrs, compile_deck(sell, ranked=ranked), compile_deck(buy, ranked=ranked), tech_prefixes=tech
+        )
     assert got.columns == [*cdrs.columns, *OUTPUT_COLUMNS]
     assert got.select(cdrs.columns).equals(cdrs)  # CDRs unchanged, same order
     assert got.select(list(OUTPUT_COLUMNS)).to_dicts() == expected(cdrs, sell, buy, tech or {})
@@ -141,6 +153,39 @@ def test_overlapping_versions_latest_start_wins() -> None:
     assert got["sell_rate"].to_list() == [300_000, 9_800, 6_000, 1_000, 8_000]
 
 
+def test_negative_rates_round_half_away_from_zero() -> None:
+    """A rebate (a negative rate) is rounded like ``money.round_div_half_up``: -0.5 gives -1."""
+    sell = rate_frame(
+        [
+            ("globex", "49", "Germany", -30, 0, None, False, 1, 1, 0),  # 1 s: -0.5 micro
+            ("globex", "33", "France", -29, 0, None, False, 1, 1, 7),  # 1 s: -0.48 micro
+            ("globex", "44", "UK", -90, 0, None, False, 1, 1, 0),  # 1 s: -1.5 micro
+            ("globex", "39", "Italy", 30, 0, None, False, 1, 1, 0),  # 1 s: +0.5 micro
+        ]
+    )
+    cdrs = cdr_frame([(f"c{i}", "globex", None, n, 0, 1) for i, n in enumerate(["491", "331", "441", "391"])])
+    check(cdrs, sell, BUY)
+    assert rate_batch(cdrs, sell, BUY)["sell_amount"].to_list() == [-1, 7, -2, 1]
+
+
+def test_long_prefixes_of_many_owners() -> None:
+    """18-digit prefixes over more than 9 owners do not fit ``owner * 10**18`` in an Int64:
+    the keys are ranked instead, with the same answers."""
+    long = "4915" + "7" * 14
+    sell = rate_frame(
+        [(f"c{i:02}", p, f"d{p}", 1_000 * (i + 1), 0, None, False, 1, 1, 0) for i in range(12) for p in ("49", long)]
+    )
+    buy = rate_frame([(f"k{i:02}", long[: 10 + i % 9], "x", 500, 0, None, False, 6, 6, 0) for i in range(12)])
+    cdrs = cdr_frame(
+        [
+            (f"c{i}", f"c{i % 12:02}", f"k{i % 12:02}", number, 0, 61)
+            for i, number in enumerate([long, long + "12345", "+" + long[:-1], long[:12] + "0" * 20, "49"] * 5)
+        ]
+    )
+    assert compile_deck(sell).bounds.len() > 0  # ranked: 12 * 10**18 > 2**63
+    check(cdrs, sell, buy)
+
+
 def test_tech_prefix_is_stripped_first() -> None:
     cdrs = cdr_frame([("a", "globex", "acme", "77#4915123", DAY - 1, 60), ("b", "initech", "acme", "77#33", 0, 1)])
     check(cdrs, SELL, BUY, {"globex": "77#"})
@@ -200,6 +245,12 @@ def cdrs(draw: st.DrawFn) -> pl.DataFrame:
 @given(cdrs(), decks(), decks())
 def test_batch_equals_reference(calls: pl.DataFrame, sell: pl.DataFrame, buy: pl.DataFrame) -> None:
     check(calls, sell, buy)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cdrs(), decks(), decks())
+def test_batch_with_ranked_keys_equals_reference(calls: pl.DataFrame, sell: pl.DataFrame, buy: pl.DataFrame) -> None:
+    check(calls, sell, buy, ranked=True)
 
 
 def test_rating_is_pure() -> None:
