@@ -53,10 +53,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """utime + stime of ``root`` and all its descendants (live ones), in seconds."""
+def tree_cpu_seconds(root: int) -> tuple[float, float]:
+    """(utime, stime) of ``root`` and all its descendants (live ones), in seconds."""
     parent: dict[int, int] = {}
-    ticks: dict[int, int] = {}
+    ticks: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -67,18 +67,41 @@ def tree_cpu_seconds(root: int) -> float:
         fields = stat[stat.rfind(")") + 2 :].split()
         pid = int(entry)
         parent[pid] = int(fields[1])
-        ticks[pid] = int(fields[11]) + int(fields[12])
-    total = 0
-    for pid, t in ticks.items():
+        ticks[pid] = (int(fields[11]), int(fields[12]))
+    user = system = 0
+    for pid, (u, k) in ticks.items():
         p = pid
         for _ in range(64):  # bounded walk up the tree
             if p == root:
-                total += t
+                user += u
+                system += k
                 break
             p = parent.get(p, 0)
             if p <= 1:
                 break
-    return total / TICK
+    return user / TICK, system / TICK
+
+
+def udp_drops(port: int) -> tuple[int, int, int]:
+    """(datagrams dropped by the sockets bound to 127.0.0.1:``port``, UDP ``RcvbufErrors``, UDP
+    ``InErrors``) so far, machine-wide for the last two.
+
+    A full receive buffer drops a datagram, and sipp then retransmits: these counts tell whether
+    the server's socket or sipp's (or another's) overflowed. A socket's drops also count what its
+    filter dropped (lcr's ACKs), which ``InErrors`` counts but ``RcvbufErrors`` does not. Sockets of
+    closed processes are gone from /proc/net/udp, so take them before and after a step."""
+    local = f"0100007F:{port:04X}"
+    server = 0
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local:
+            server += int(fields[-1])
+    rcvbuf = inerrors = 0
+    for line in Path("/proc/net/snmp").read_text().splitlines():
+        if line.startswith("Udp: ") and line[5].isdigit():
+            values = line.split()
+            inerrors, rcvbuf = int(values[3]), int(values[5])
+    return server, rcvbuf, inerrors
 
 
 def wait_for_options(port: int, seconds: float = 60) -> None:
@@ -108,7 +131,7 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
 
-    def cpu(self) -> float:
+    def cpu(self) -> tuple[float, float]:
         return tree_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
@@ -145,13 +168,15 @@ class Kamailio(Server):
 
 class Lcr(Server):
     def __init__(self, work: Path, variant: str) -> None:
+        variant, _, tree = variant.partition("@")  # LOOP:WORKERS[@TREE]: lcr as checked out in TREE
         loop, workers = variant.split(":")
-        self.name = f"lcr {variant}"
+        self.name = f"lcr {variant}" + (f"@{Path(tree).name}" if tree else "")
         self.port = free_port()
         command = [sys.executable, "-m", "bench.sip.serve", "--port", str(self.port), "--workers", workers,
                    "--loop", loop]  # fmt: skip
-        with open(work / f"lcr-{loop}-{workers}.log", "wb") as log:
-            self.proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        log_name = self.name.replace(" ", "-").replace(":", "-").replace("@", "-")
+        with open(work / f"{log_name}.log", "wb") as log:  # cwd first on sys.path: TREE's lcr, not ours
+            self.proc = subprocess.Popen(command, cwd=tree or ROOT, stdout=log, stderr=subprocess.STDOUT)
         wait_for_options(self.port, 120)
 
 
@@ -167,6 +192,10 @@ class Step:
     p50_ms: float
     p99_ms: float
     cpu_us_per_call: float
+    sys_us_per_call: float  # the kernel's part of cpu_us_per_call
+    server_drops: int = 0  # datagrams dropped by the server's full receive buffer
+    other_drops: int = 0  # by other sockets' (sipp's, mostly)
+    load: float = 0.0  # 1-minute load average at the end of the step
 
     @property
     def passed(self) -> bool:
@@ -182,8 +211,9 @@ class Step:
         return (
             f"{self.server:<14} {self.rate:>6} cps  calls {self.calls:>7}  ok {self.successful:>7}  "
             f"failed {self.failed:>5}  retrans {self.retransmissions:>5}  sipp rate {self.achieved:>8.0f}  "
-            f"p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms  cpu/call {self.cpu_us_per_call:6.1f} us  "
-            f"{verdict}"
+            f"p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms  "
+            f"cpu/call {self.cpu_us_per_call:6.1f} us (sys {self.sys_us_per_call:4.1f})  "
+            f"drops {self.server_drops}/{self.other_drops}  load {self.load:4.2f}  {verdict}"
         )
 
 
@@ -195,7 +225,7 @@ def _elapsed_seconds(text: str) -> float:
     return h * 3600 + m * 60 + s + micro / 1e6
 
 
-def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path) -> Step:
+def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path, sipp_buffer: int) -> Step:
     calls = int(rate * seconds)
     step_dir = Path(tempfile.mkdtemp(prefix=f"{server.name.replace(' ', '-').replace(':', '')}-{rate}-", dir=work))
     command = [
@@ -204,10 +234,18 @@ def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path) -
         "-nostdin", "-timeout", str(int(seconds * 3 + 30)), "-timeout_error",
         "-trace_stat", "-stf", "stat.csv", "-fd", "1", "-trace_rtt", "-rtt_freq", "1000",
         "-trace_err", "-error_file", "errors.log", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
+        "-buff_size", str(sipp_buffer),
     ]  # fmt: skip
+    drops_before = udp_drops(server.port)
     cpu_before = server.cpu()
     done = subprocess.run(command, cwd=step_dir, capture_output=True, text=True, timeout=seconds * 3 + 60, check=False)
-    cpu = server.cpu() - cpu_before
+    cpu_after = server.cpu()
+    user, system = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+    drops_after = udp_drops(server.port)
+    overflows = drops_after[1] - drops_before[1]
+    filtered = (drops_after[2] - drops_before[2]) - overflows  # lcr's socket filter (ACKs)
+    server_drops = drops_after[0] - drops_before[0] - filtered
+    other_drops = overflows - server_drops
     with open(step_dir / "stat.csv") as f:
         rows = list(csv.DictReader(f, delimiter=";"))
     if not rows:
@@ -227,17 +265,29 @@ def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path) -
         return times[min(len(times) - 1, int(p * len(times)))] if times else float("nan")
 
     achieved = calls / elapsed if elapsed else 0.0
-    cpu_per_call = cpu / max(successful, 1) * 1e6
-    return Step(server.name, rate, calls, successful, failed, retrans, achieved, pct(0.5), pct(0.99), cpu_per_call)
+    cpu_per_call = (user + system) / max(successful, 1) * 1e6
+    sys_per_call = system / max(successful, 1) * 1e6
+    return Step(server.name, rate, calls, successful, failed, retrans, achieved, pct(0.5), pct(0.99), cpu_per_call,
+                sys_per_call, server_drops, other_drops, os.getloadavg()[0])  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", default=",".join(map(str, DEFAULT_RATES)))
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--lcr", default="uvloop:1,uvloop:2", help="variants LOOP:WORKERS, comma-separated")
+    parser.add_argument(
+        "--lcr",
+        default="uvloop:1,uvloop:2",
+        help="variants LOOP:WORKERS[@TREE], comma-separated; @TREE serves lcr from another checkout",
+    )
     parser.add_argument("--no-kamailio", action="store_true")
     parser.add_argument("--attempts", type=int, default=2, help="tries per step before it counts as failed")
+    parser.add_argument(
+        "--sipp-buffer",
+        type=int,
+        default=4 * 1024 * 1024,
+        help="sipp's socket buffers in bytes (sipp's own default, 65,535, overflows under load)",
+    )
     parser.add_argument("--work", default=None, help="working directory (default: a temporary one)")
     args = parser.parse_args()
     for tool in ("sipp",) + (() if args.no_kamailio else ("kamailio",)):
@@ -262,12 +312,12 @@ def main() -> None:
             for server in servers:
                 if not alive[server.name]:
                     continue
-                step = run_step(server, rate, args.seconds, inf, work)
+                step = run_step(server, rate, args.seconds, inf, work, args.sipp_buffer)
                 for _ in range(args.attempts - 1):  # a shared machine hiccups: a failed step gets another go
                     if step.passed:
                         break
                     print(step.line() + " (retrying)", flush=True)
-                    step = run_step(server, rate, args.seconds, inf, work)
+                    step = run_step(server, rate, args.seconds, inf, work, args.sipp_buffer)
                 results[server.name].append(step)
                 print(step.line(), flush=True)
                 alive[server.name] = step.passed

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench.sip.world import make_world, routing_inputs
+from bench.sip.world import PREFIXES, make_world, routing_inputs
 from lcr.routing import build_snapshot
 from lcr.sip.counters import Counters
 from lcr.sip.handler import handle_datagram
@@ -26,9 +26,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=("uvloop", "asyncio", "blocking"), default="uvloop")
+    parser.add_argument("--prefixes", type=int, default=PREFIXES, help="a smaller world starts faster (callgrind)")
     args = parser.parse_args()
     started = time.perf_counter()
-    snapshot = build_snapshot(routing_inputs(make_world()), int(time.time()))
+    snapshot = build_snapshot(routing_inputs(make_world(prefixes=args.prefixes)), int(time.time()))
     print(f"snapshot built in {time.perf_counter() - started:.1f} s: {snapshot.stats}", flush=True)
 
     def ready(address: tuple[str, int]) -> None:

@@ -34,12 +34,12 @@ class World:
     sell: tuple[int, ...]
 
 
-def make_world(seed: int = 7) -> World:
+def make_world(seed: int = 7, prefixes: int = PREFIXES) -> World:
     rng = random.Random(seed)
     seen: set[str] = set()
     stems: set[str] = set()  # every proper prefix of a chosen code
-    for _ in range(PREFIXES * 10):  # bounded; ends far earlier
-        if len(seen) == PREFIXES:
+    for _ in range(prefixes * 10):  # bounded; ends far earlier
+        if len(seen) == prefixes:
             break
         p = str(rng.randint(2, 9)) + "".join(rng.choices("0123456789", k=rng.randint(3, 6)))
         # prefix-free: no code is a prefix of another, so every number has exactly 3 routes

@@ -22,7 +22,7 @@ class Counters:
     # outcomes
     redirected: int = 0  # 302 with at least one Contact
     options: int = 0  # 200 to OPTIONS
-    ack_absorbed: int = 0  # ACK: no answer
+    ack_absorbed: int = 0  # ACK: no answer (over UDP on Linux, the kernel drops ACKs unseen)
     method_not_allowed: int = 0  # 405 (BYE, REGISTER, INFO, ...)
     cancel_unmatched: int = 0  # 481 to CANCEL: no INVITE is ever pending here
     rejected_no_route: int = 0  # 404 No Route

@@ -16,7 +16,8 @@ Answers (RFC 3261 redirect server, stateless)
     OPTIONS   200 OK with Allow / Accept / Accept-Encoding / Accept-Language
               (a keep-alive ping; answered to anyone).
     ACK       absorbed: never answered, not even parsed (it acknowledges our 3xx-6xx; RFC 3261
-              §17.1.1.3: a UAS never responds to an ACK).
+              §17.1.1.3: a UAS never responds to an ACK). Over UDP on Linux the kernel drops
+              them before they reach the process (``lcr.sip.server.drop_acks_in_kernel``).
     CANCEL    481 Call/Transaction Does Not Exist: the server answers every INVITE at once with a
               final response, so there is never a pending INVITE to cancel (RFC 3261 §9.2).
     others    405 Method Not Allowed, ``Allow: INVITE, ACK, OPTIONS``.
@@ -36,7 +37,7 @@ is not an open relay). The R-URI user goes to the router as received: normalisat
 from __future__ import annotations
 
 import re
-from hashlib import blake2s
+from zlib import crc32
 
 from lcr.errors import (
     BlockedDestination,
@@ -108,6 +109,14 @@ def handle_datagram(
 
 
 def _handle(data: bytes, source: tuple[str, int], snapshot: RouteSnapshot, c: Counters) -> bytes | None:
+    if data[:7] == b"INVITE ":  # the common case first: neither a response, nor an ACK, nor a keep-alive
+        try:
+            req = parse_request(data)
+        except Malformed as bad:
+            setattr(c, bad.kind, getattr(c, bad.kind) + 1)
+            return _refuse_malformed(bad, c)
+        c.invites += 1
+        return _invite(req, source, snapshot, c)
     if data[:4] == b"SIP/" or data[:4].upper() == b"SIP/":
         c.responses_ignored += 1
         return None
@@ -182,41 +191,65 @@ def _invite(req: Request, source: tuple[str, int], snapshot: RouteSnapshot, c: C
     if not answer.routes:
         return _refuse(req, NoRoute(f"no carrier for {answer.number}"), c)
     c.redirected += 1
-    return _respond(req, "302 Moved Temporarily", _contacts(answer))
+    return _redirect(req, answer)
 
 
-def _contact_template(routes: tuple[Route, ...]) -> tuple[str, ...]:
-    """The Contact lines of a route list, split around the number: ``number.join(template)``."""
+_TRAILER = f"Server: {SERVER}\r\nContent-Length: 0\r\n\r\n"
+
+
+def _tail_template(routes: tuple[Route, ...], prefix: str | None, sell_rate: int | None) -> tuple[str, ...]:
+    """What follows the copied headers in a 302 (Contacts, X-LCR lines, Server, Content-Length,
+    blank line), split around the number: ``number.join(template)``."""
     routes = routes[:MAX_CONTACTS]
     pieces = ["Contact: <sip:"]
     for route, q in zip(routes, QVALUES[len(routes)], strict=True):
         pieces[-1] += route.tech_prefix
         pieces.append(f"@{_hostport(route.gateway)}>;q={q}\r\nContact: <sip:")
     pieces[-1] = pieces[-1][: -len("Contact: <sip:")]
+    if prefix is not None:
+        pieces[-1] += f"X-LCR-Prefix: {prefix}\r\n"
+    if sell_rate is not None and sell_rate >= 0:
+        pieces[-1] += f"X-LCR-Sell-Rate: {sell_rate // 1_000_000}.{sell_rate % 1_000_000:06d}\r\n"
+    pieces[-1] += _TRAILER
     return tuple(pieces)
 
 
-# Memo of Contact templates by route list. The router hands out its precompiled Route objects
-# (``margins=False``), so a list is known by its first Route's id() and its length; the cached
-# list is compared with ``==`` (element identity first, so cheap): a pure cache, never stale.
-_TEMPLATES: dict[tuple[int, int], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
-_TEMPLATES_MAX = 1 << 16
+# Memo of 302 tails by route list and sell prefix. The router hands out its precompiled Route
+# objects (``margins=False``), so a list is known by its first Route's id() and its length; the
+# cached list is compared with ``==`` (element identity first, so cheap): a pure cache, never
+# stale. The snapshot is immutable, so one entry serves every number of a prefix.
+_TAILS: dict[tuple[int, int, str | None, int | None], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
+_TAILS_MAX = 1 << 16
 
 
-def _contacts(answer: RouteAnswer) -> str:
+def _tail(answer: RouteAnswer) -> str:
     routes = answer.routes
-    key = (id(routes[0]), len(routes))
-    hit = _TEMPLATES.get(key)
+    key = (id(routes[0]), len(routes), answer.prefix, answer.sell_rate)
+    hit = _TAILS.get(key)
     if hit is None or (hit[0] is not routes and hit[0] != routes):
-        if len(_TEMPLATES) >= _TEMPLATES_MAX:
-            _TEMPLATES.clear()
-        hit = _TEMPLATES[key] = (routes, _contact_template(routes))
-    lines = [answer.number.join(hit[1])]
-    if answer.prefix is not None:
-        lines.append(f"X-LCR-Prefix: {answer.prefix}\r\n")
-    if answer.sell_rate is not None and answer.sell_rate >= 0:
-        lines.append(f"X-LCR-Sell-Rate: {answer.sell_rate // 1_000_000}.{answer.sell_rate % 1_000_000:06d}\r\n")
-    return "".join(lines)
+        if len(_TAILS) >= _TAILS_MAX:
+            _TAILS.clear()
+        hit = _TAILS[key] = (routes, _tail_template(routes, answer.prefix, answer.sell_rate))
+    return answer.number.join(hit[1])
+
+
+def _redirect(req: Request, answer: RouteAnswer) -> bytes | None:
+    """The 302: ``_respond``'s well-formed case, with the memoised tail, in one format."""
+    to = req.to
+    assert to is not None  # a parsed (not malformed) request has every header
+    i = to.rfind(">")
+    params = to[i:] if i >= 0 else to
+    if ";" not in params or _TAG.search(params) is None:
+        to = f"{to};tag={_to_tag(req)}"
+    vias = req.vias
+    via = vias[0] if len(vias) == 1 else "\r\nVia: ".join(vias)
+    try:
+        return (
+            f"SIP/2.0 302 Moved Temporarily\r\nVia: {via}\r\nFrom: {req.from_}\r\nTo: {to}\r\n"
+            f"Call-ID: {req.call_id}\r\nCSeq: {req.cseq}\r\n{_tail(answer)}"
+        ).encode()
+    except UnicodeEncodeError:  # pragma: no cover - a parsed request's values are valid UTF-8
+        return None
 
 
 def _hostport(gw: Gateway) -> str:
@@ -251,7 +284,10 @@ def _warning(text: str) -> str:
 
 def _to_tag(req: Request) -> str:
     key = f"{req.call_id}\x00{req.from_}\x00{req.cseq}\x00{req.vias[0]}"
-    return blake2s(key.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    # CRC-32: 32 bits (RFC 3261 §19.3's minimum), stable across processes and restarts, cheaper
+    # than blake2s (0.45 us instead of 0.77); a tag need not be secret, only the same for a
+    # retransmission.
+    return f"{crc32(key.encode('utf-8', 'surrogateescape')):08x}"
 
 
 def _respond(req: Request, status: str, extra: str, *, checked: bool = True) -> bytes | None:

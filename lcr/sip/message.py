@@ -15,6 +15,7 @@ there is a Via to answer to, and stays silent when there is not.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from urllib.parse import unquote
 
 #: Larger datagrams are dropped unread (UDP over IPv4 carries at most 65,507 bytes anyway).
@@ -87,8 +88,106 @@ class Malformed(Exception):
         self.phrase = phrase or f"Bad Request ({reason})"
 
 
+# The common request's header names, exactly as spelled on the wire: the six the server reads in
+# their canonical spelling, and headers it skips. Any other name (a compact form, another
+# spelling, folding) sends the request the general way (``_parse_general``).
+_COMMON_NAMES = frozenset((
+    "Via", "From", "To", "Call-ID", "CSeq", "Content-Length",
+    *(n for n, canon in _SPELLINGS.items() if canon == "" and len(n) > 1),
+    "Allow-Events", "Accept-Encoding", "Accept-Language", "Organization", "Require", "Proxy-Require", "Timestamp",
+    "Call-Info", "Alert-Info", "Priority", "Reason", "P-Charging-Vector", "P-Preferred-Identity",
+    "Content-Disposition",
+))  # fmt: skip
+_COLON, _ONCE = repeat(":"), repeat(1)  # str.split(line, ":", 1) by map()
+# Control bytes, CR and LF included (not HTAB).
+_CTL_CRLF_BYTES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+
+
 def parse_request(data: bytes) -> Request:
-    """Parse one datagram known not to be a response. Raises ``Malformed``."""
+    """Parse one datagram known not to be a response. Raises ``Malformed``.
+
+    The common request is read by ``_parse_common`` with a few C-level string operations; anything
+    else, well-formed or not, by ``_parse_general``, line by line.
+    """
+    return _parse_common(data) or _parse_general(data)
+
+
+def _parse_common(data: bytes) -> Request | None:
+    """The common request (CRLF line ends, UTF-8, one Via, each header once under its canonical
+    name or one the server skips, no folding, ``SIP/2.0``, a known method), or None for anything
+    else. What it returns, ``_parse_general`` would return too (tests/sip/test_message.py checks
+    that on the fuzz corpus)."""
+    if data.endswith(b"\r\n\r\n"):  # no body (or a blank line earlier: no pair for it below)
+        head = data[:-4]
+    else:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = data[:end]
+    if len(data) > MAX_MESSAGE:
+        return None
+    try:
+        text = head.decode()
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\r\n")
+    # Every control byte of the head is a CR or LF of the CRLFs that split it (HTAB is allowed):
+    # with k CRLFs, at least 2k bytes are deleted, exactly 2k only without a stray CR, LF or CTL.
+    if len(head) - len(head.translate(None, _CTL_CRLF_BYTES)) != 2 * len(lines) - 2:
+        return None
+    try:
+        method, uri, version = lines[0].split(" ")
+        # a line without a colon (folding, garbage, a blank line) is no pair: ValueError
+        headers = dict(map(str.split, lines[1:], _COLON, _ONCE))
+    except ValueError:
+        return None
+    if (
+        version != "SIP/2.0"
+        or method not in _METHODS
+        or not uri
+        or len(headers) != len(lines) - 1  # a name seen twice (two Vias, say)
+        or not (headers.keys() <= _COMMON_NAMES or _harmless(headers.keys() - _COMMON_NAMES))
+    ):
+        return None
+    get = headers.get
+    via, from_, to, call_id, cseq = get("Via"), get("From"), get("To"), get("Call-ID"), get("CSeq")
+    if via is None or from_ is None or to is None or call_id is None or cseq is None:
+        return None
+    via, from_, to, call_id, cseq = via.strip(), from_.strip(), to.strip(), call_id.strip(), cseq.strip()
+    number, _, cseq_method = cseq.partition(" ")
+    if (
+        not (via and from_ and to and call_id)
+        or cseq_method != method
+        or not number.isdigit()
+        or not number.isascii()
+        or len(number) > 10
+        or int(number) >= 2**31
+    ):
+        return None
+    clen = get("Content-Length")
+    if clen is not None and clen != " 0":
+        clen = clen.strip()
+        if clen != "0" and (
+            not clen.isdigit() or not clen.isascii() or len(clen) > 6 or int(clen) > len(data) - len(head) - 4
+        ):
+            return None
+    return Request(method, uri, [via], from_, to, call_id, cseq)
+
+
+def _harmless(names: set[str]) -> bool:
+    """True when none of these header names is one the server reads (in any spelling) or a folded line."""
+    for name in names:
+        if not name or name[0] == " " or name[0] == "\t":
+            return False
+        canon = name.rstrip().lower()
+        canon = COMPACT.get(canon, canon)
+        if canon == "via" or canon in _SINGLE:
+            return False
+    return True
+
+
+def _parse_general(data: bytes) -> Request:
+    """Any request, line by line: lenient where RFC 3261 allows, ``Malformed`` where the answer would be wrong."""
     if len(data) > MAX_MESSAGE:
         raise Malformed("malformed_oversized", f"larger than {MAX_MESSAGE} bytes", None)
     end = data.find(b"\r\n\r\n")

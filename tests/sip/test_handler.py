@@ -379,18 +379,37 @@ def test_headers_only_datagram_without_blank_line_is_answered() -> None:
     assert answer(HEADERS_ONLY).status == 302
 
 
+END = "Server: lcr\r\nContent-Length: 0\r\n\r\n"
+
+
 def test_contact_memo_tells_apart_lists_with_the_same_first_route() -> None:
-    # the Contact template memo is keyed by (first Route, length): equal keys, different lists
+    # the 302 tail memo is keyed by (first Route, length, sell prefix, sell rate): equal keys, different lists
     a = Route("a", Gateway("192.0.2.1"), "11", "44", 1, None)
     b = Route("b", Gateway("192.0.2.2"), "", "44", 2, None)
     c = Route("c", Gateway("192.0.2.3", 5080), "33", "44", 3, None)
-    first = handler._contacts(RouteAnswer("4412", None, None, None, (a, b)))
-    second = handler._contacts(RouteAnswer("4499", None, None, None, (a, c)))
-    assert first == "Contact: <sip:114412@192.0.2.1>;q=1.0\r\nContact: <sip:4412@192.0.2.2>;q=0.9\r\n"
-    assert second == "Contact: <sip:114499@192.0.2.1>;q=1.0\r\nContact: <sip:334499@192.0.2.3:5080>;q=0.9\r\n"
+    first = handler._tail(RouteAnswer("4412", None, None, None, (a, b)))
+    second = handler._tail(RouteAnswer("4499", None, None, None, (a, c)))
+    assert first == "Contact: <sip:114412@192.0.2.1>;q=1.0\r\nContact: <sip:4412@192.0.2.2>;q=0.9\r\n" + END
+    assert second == "Contact: <sip:114499@192.0.2.1>;q=1.0\r\nContact: <sip:334499@192.0.2.3:5080>;q=0.9\r\n" + END
+
+
+def test_tail_memo_tells_apart_sell_prefixes_and_rates() -> None:
+    # one route list shared by two sell prefixes (or two rates of one prefix): one tail each
+    a = Route("a", Gateway("192.0.2.1"), "", "44", 1, None)
+    tails = [
+        handler._tail(RouteAnswer("4412", prefix, None, rate, (a,)))
+        for prefix, rate in (("44", 10_000), ("441", 10_000), ("44", 2_500_000), (None, None))
+    ]
+    contact = "Contact: <sip:4412@192.0.2.1>;q=1.0\r\n"
+    assert tails == [
+        contact + "X-LCR-Prefix: 44\r\nX-LCR-Sell-Rate: 0.010000\r\n" + END,
+        contact + "X-LCR-Prefix: 441\r\nX-LCR-Sell-Rate: 0.010000\r\n" + END,
+        contact + "X-LCR-Prefix: 44\r\nX-LCR-Sell-Rate: 2.500000\r\n" + END,
+        contact + END,
+    ]
 
 
 def test_ipv6_gateway_is_bracketed() -> None:
     r = Route("v6", Gateway("2001:db8::1", 5070), "", "44", 1, None)
-    text = handler._contacts(RouteAnswer("4412", None, None, None, (r,)))
-    assert text == "Contact: <sip:4412@[2001:db8::1]:5070>;q=1.0\r\n"
+    text = handler._tail(RouteAnswer("4412", None, None, None, (r,)))
+    assert text == "Contact: <sip:4412@[2001:db8::1]:5070>;q=1.0\r\n" + END

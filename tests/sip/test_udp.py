@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lcr.sip.counters import Counters
 from lcr.sip.server import start_sip_workers
 from tests.sip.conftest import ThreadServer
 from tests.sip.sipmsg import Response, parse_response, request
@@ -63,6 +64,20 @@ def test_options_refusals_and_ack(server: ThreadServer, client: socket.socket) -
     assert ask(client, server.address, request("OPTIONS", "sip:lcr.example", call_id="o2")).one("Call-ID") == "o2"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="socket filters are Linux's")
+def test_the_kernel_drops_acks(server: ThreadServer, client: socket.socket) -> None:
+    # ACKs never reach the process (lcr.sip.server.drop_acks_in_kernel): its counters do not see them
+    counters = server.endpoint.counters  # type: ignore[union-attr]
+    before = counters.datagrams
+    for data in (request("ACK"), b"ACK ", b"ACK sip:x SIP/2.0\r\n"):
+        client.sendto(data, server.address)
+    for data in (b"ACK", b"ACKS x", b"ack x", b"\r\n"):  # what only looks like an ACK still arrives
+        client.sendto(data, server.address)
+    assert ask(client, server.address, request("OPTIONS", "sip:lcr.example")).status == 200
+    assert counters.datagrams == before + 4 + 1
+    assert counters.ack_absorbed == 0
+
+
 def test_server_survives_malformed_datagrams(server: ThreadServer, client: socket.socket) -> None:
     for garbage in (b"\xff" * 1000, b"INVITE", b"", b"\x00" * 10, os.urandom(1400)):
         client.sendto(garbage, server.address)
@@ -109,6 +124,28 @@ def test_workers_share_the_port_and_sum_their_counters() -> None:
         while pool.counters().redirected < 20 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert pool.counters().redirected == 20
+    finally:
+        pool.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reuseport BPF programs are Linux's")
+def test_workers_share_one_peers_datagrams() -> None:
+    # one source address and port (one softswitch, one sipp): the kernel spreads its datagrams at
+    # random over the workers (lcr.sip.server.spread_at_random), not all to the one its hash picks
+    snapshot = real_snapshot()
+    pool = start_sip_workers("127.0.0.1", 0, lambda: snapshot, workers=2)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(5)
+            for i in range(200):
+                assert ask(sock, pool.address, request(call_id=f"p{i}")).status == 302
+        deadline = time.monotonic() + 5
+        while pool.counters().redirected < 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        n = len(Counters.names())
+        per_worker = [pool._shared[row * n + Counters.names().index("redirected")] for row in range(2)]
+        assert sum(per_worker) == 200 and min(per_worker) > 50, per_worker  # ~100 each; 50 is 7 sigma off
     finally:
         pool.stop()
 
