@@ -171,7 +171,7 @@ def _invite(req: Request, source: tuple[str, int], snapshot: RouteSnapshot, c: C
         if len(user) > MAX_USER:
             c.malformed_number += 1
             raise MalformedNumber(f"number of {len(user)} characters is longer than {MAX_USER}")
-        answer = snapshot.lookup(user, customer, margins=False)
+        answer = snapshot.lookup(user, customer)
     except NotFound as exc:
         return _refuse(req, UnknownCustomer(exc.message), c)
     except LcrError as exc:
@@ -196,8 +196,8 @@ def _contact_template(routes: tuple[Route, ...]) -> tuple[str, ...]:
     return tuple(pieces)
 
 
-# Memo of Contact templates by route list. The router hands out its precompiled Route objects
-# (``margins=False``), so a list is known by its first Route's id() and its length; the cached
+# Memo of Contact templates by route list. The router hands out its precompiled Route objects,
+# so a list is known by its first Route's id() and its length; the cached
 # list is compared with ``==`` (element identity first, so cheap): a pure cache, never stale.
 _TEMPLATES: dict[tuple[int, int], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
 _TEMPLATES_MAX = 1 << 16
