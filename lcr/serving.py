@@ -69,8 +69,11 @@ class RouterService:
             if nxt is not None and nxt.at == until:
                 self._current, self._next = nxt, None
                 return nxt
-            # not prebuilt yet (e.g. an instant right after a reload): build now, once
-            with self._lock:
+            if self._thread is not None:
+                # not prebuilt (changes come faster than builds, or right after a reload): the
+                # background thread catches up within a poll; a query never waits for a build
+                return current
+            with self._lock:  # no background thread (a one-shot service): build now, once
                 if self._current is current:
                     self._current = self._build(self.inputs, int(self.clock()))
             return self._current
@@ -128,10 +131,19 @@ class RouterService:
             self.reloads += 1
             reloaded = True
             log.info("router reloaded: store version %s, built in %.2f s", version, time.perf_counter() - t0)
-        current = self._current
+        current, now = self._current, self.clock()
         until = current.valid_until
+        if until is not None and now >= until and (self._next is None or self._next.at != until):
+            # behind: the switch instant passed with nothing built for it; build for now, skipping
+            # any instants in between (their snapshots would be stale before they were done)
+            snap = self._build(self.inputs, int(now))
+            with self._lock:
+                if self._current is current:
+                    self._current, self._next = snap, None
+            current, now = self._current, self.clock()
+            until = current.valid_until
         lead = max(self.prebuild_lead, 5 * self.last_build_seconds)
-        if until is not None and until - self.clock() <= lead and (self._next is None or self._next.at != until):
+        if until is not None and until - now <= lead and (self._next is None or self._next.at != until):
             self._next = self._build(self.inputs, until)
         return reloaded
 
