@@ -145,6 +145,21 @@ class Snapshot:
         return tuple(c.name for c in self._carriers.carriers)
 
     @property
+    def tables(self) -> CarrierTables:
+        """The compiled carrier tables (shared with snapshots derived from this one)."""
+        return self._carriers
+
+    @property
+    def sell_tables(self) -> Mapping[str, SellTable]:
+        """The compiled sell decks, by customer name."""
+        return self._sell
+
+    @property
+    def credit(self) -> Mapping[str, CreditState]:
+        """The credit states the snapshot gates on, by customer name."""
+        return self._credit
+
+    @property
     def stats(self) -> dict[str, int]:
         """Sizes of the compiled tables (for logs and benchmarks)."""
         t = self._carriers

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from lcr.errors import LcrError
 from lcr.model import Carrier, CreditState, Customer, Gateway
 from lcr.routing import RoutingInputs, build_snapshot, lookup_at
+from lcr.routing.advance import advance_snapshot
 from lcr.routing.reference import reference_lookup
 
 from .decks import SCHEMA
@@ -121,3 +122,25 @@ def test_snapshot_equals_reference(world_pool, data, customer, at, later):
             assert sorted(e.carrier for e in explained.explanation) == list(snap.carriers)
             order = [(r.rate, r.carrier) for r in got.routes]
             assert order == sorted(order)  # least cost first, ties by carrier name
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), st.data(), st.sampled_from(INSTANTS) | st.integers(-15, 50), st.integers(0, 60))
+def test_advanced_snapshot_equals_a_fresh_build(world_pool, data, at, later):
+    """Patching a snapshot forward (the timed switch) gives the tables a full build gives."""
+    world, pool = world_pool
+    t = at + later
+    advanced = advance_snapshot(build_snapshot(world, at), world, t)
+    fresh = build_snapshot(world, t)
+    assert (advanced.at, advanced.valid_until) == (fresh.at, fresh.valid_until)
+    a, f = advanced.tables, fresh.tables
+    assert {k: e[:3] for k, e in a.union.items()} == {k: e[:3] for k, e in f.union.items()}
+    assert (a.start, a.max_len) == (f.start, f.max_len)
+    assert {k: a.blocked.get(e[3]) for k, e in a.union.items()} == {k: f.blocked.get(e[3]) for k, e in f.union.items()}
+    for name, table in fresh.sell_tables.items():
+        mine = advanced.sell_tables[name]
+        assert (mine.codes, mine.start, mine.max_len) == (table.codes, table.start, table.max_len)
+    for number in data.draw(st.lists(numbers(pool), min_size=1, max_size=8)):
+        for customer in (None, "x", "y"):
+            assert outcome(lambda n=number, c=customer: advanced.explain(n, c)) == outcome(
+                lambda n=number, c=customer: fresh.explain(n, c)), (number, customer)
