@@ -18,6 +18,7 @@ on one background thread:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import logging
@@ -194,10 +195,8 @@ def _settle_heap() -> None:
 
 def _trim() -> None:
     """Hand the C heap's free memory back to the OS (glibc keeps what a build freed: ~50-150 MB)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 class _Listener:
