@@ -25,6 +25,7 @@ import pytest
 from bench.world import WORLD_NOW, make_world, random_numbers
 from lcr.errors import LcrError
 from lcr.routing import Snapshot, build_snapshot
+from lcr.routing.advance import advance_snapshot
 
 N_LOOKUPS = 1_000_000
 BATCH = 1_000
@@ -119,6 +120,13 @@ def test_build_snapshot(benchmark):
     assert snap.stats["union_prefixes"] > 200_000
 
 
+def test_advance_snapshot(benchmark):
+    """Patch the snapshot to its next change instant (what a timed switch does), once."""
+    snap = snapshot()
+    nxt = benchmark.pedantic(advance_snapshot, args=(snap, world(), snap.valid_until), rounds=1, iterations=1)
+    assert nxt.at == snap.valid_until
+
+
 @pytest.mark.parametrize(
     "customer",
     [
@@ -167,6 +175,10 @@ def main() -> None:
     build = time.perf_counter() - t
     _cache["snapshot"] = snap
     print(f"build: {build:.1f} s (goal <= 20 s)  {snap.stats}  rss {rss_mb():.0f} MB, peak {peak_rss_mb():.0f} MB")
+    t = time.perf_counter()
+    nxt = advance_snapshot(snap, inputs, snap.valid_until or WORLD_NOW)
+    print(f"advance to the next change ({nxt.at}): {time.perf_counter() - t:.3f} s (a timed switch)", flush=True)
+    del nxt
     nums = numbers()
     for customer in (None, "customer-01", "customer-05"):
         figures = per_query(snap, customer, nums)

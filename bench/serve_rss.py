@@ -123,7 +123,8 @@ def main() -> None:
             after = status(proc.pid)
             with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5) as r:
                 times = [line for line in r.read().decode().splitlines()
-                         if line.startswith(("lcr_snapshot_build_seconds", "lcr_snapshot_advance_seconds"))]
+                         if line.startswith(("lcr_snapshot_build_seconds", "lcr_snapshot_advance_seconds",
+                                                     "lcr_router_reload_seconds"))]
             print("; ".join(times), flush=True)
             print(f"steady after the reload: VmRSS {after['VmRSS']:.0f} MB; peak VmRSS sampled "
                   f"{peak[0]:.0f} MB, VmHWM {after['VmHWM']:.0f} MB; load {os.getloadavg()[0]:.1f}", flush=True)

@@ -6,9 +6,11 @@ on one background thread:
 
 - **reload**: a change made by any process bumps the store version. On PostgreSQL the thread
   LISTENs on ``lcr_changes`` (woken at once by the NOTIFY of the committing transaction); on
-  SQLite it polls the version counter (every ``poll`` seconds; both poll as a safety net). A new
-  snapshot is built from a consistent read of the store and swapped in by one assignment: a
-  query sees the old table or the new one, never half of either, and never waits for a build.
+  SQLite it polls the version counter (every ``poll`` seconds; both poll as a safety net). The
+  inputs are read again in one consistent transaction; when only rates changed (a deck import),
+  the current snapshot is patched where the versions differ (``routing.advance``), else a new
+  one is built. It is swapped in by one assignment: a query sees the old table or the new one,
+  never half of either, and never waits for a build.
 - **timed switch**: a snapshot knows ``valid_until``, the next instant any rate in it changes. The
   thread prepares the snapshot for that instant ahead of time, once the instant is less than
   ``prebuild_lead`` seconds away, by patching the current one (``routing.advance``: only the
@@ -30,7 +32,7 @@ from dataclasses import replace
 from sqlalchemy import Engine
 
 from lcr.routing import Snapshot, build_snapshot
-from lcr.routing.advance import advance_snapshot
+from lcr.routing.advance import advance_snapshot, reload_snapshot
 from lcr.routing.inputs import RoutingInputs
 from lcr.store.db import NOTIFY_CHANNEL, store_version
 from lcr.store.ledger import credit_states, credit_version
@@ -57,6 +59,7 @@ class RouterService:
         self.credit_reloads = 0
         self.last_build_seconds = 0.0
         self.last_advance_seconds = 0.0
+        self.last_reload_seconds = 0.0
         with engine.connect() as conn:
             self.credit_version = credit_version(conn)
         self.version, self.inputs = load_inputs(engine)
@@ -128,13 +131,23 @@ class RouterService:
             with self.engine.connect() as conn:
                 credit = credit_version(conn)
             version, inputs = load_inputs(self.engine)
-            snap = self._build(inputs, int(self.clock()))
+            loaded = time.perf_counter()
+            at, base = int(self.clock()), self._current
+            # a deck import: patch the codes it changed; new or changed parties: build afresh
+            snap = reload_snapshot(base, self.inputs, inputs, at) if at >= base.at else None
+            how = "patched"
+            if snap is None:
+                snap, how = self._build(inputs, at), "built"
+            else:
+                gc.freeze()
             with self._lock:
                 self.version, self.inputs, self._current, self._next = version, inputs, snap, None
                 self.credit_version = credit
             self.reloads += 1
             reloaded = True
-            log.info("router reloaded: store version %s, built in %.2f s", version, time.perf_counter() - t0)
+            self.last_reload_seconds = time.perf_counter() - t0
+            log.info("router reloaded: store version %s, read in %.2f s, %s in %.2f s", version, loaded - t0, how,
+                     time.perf_counter() - loaded)
         current, now = self._current, self.clock()
         until = current.valid_until
         if until is not None and now >= until and (self._next is None or self._next.at != until):

@@ -32,7 +32,7 @@ from lcr.routing.compile import (
     compile_sell,
     start_lengths,
 )
-from lcr.routing.inputs import RoutingInputs, next_change, rate_columns
+from lcr.routing.inputs import RATE_SCHEMA, RoutingInputs, next_change, rate_columns
 from lcr.routing.snapshot import Snapshot
 
 
@@ -41,6 +41,16 @@ def changed_prefixes(frame: pl.DataFrame, after: int, until: int) -> set[str]:
     f = pl.col("effective_from")
     t = pl.col("effective_to")
     rows = rate_columns(frame).filter(((f > after) & (f <= until)) | ((t > after) & (t <= until)))
+    return set(rows.select("prefix").unique().collect()["prefix"].to_list())
+
+
+def differing_prefixes(before: pl.DataFrame | None, after: pl.DataFrame | None) -> set[str]:
+    """Prefixes whose versions differ between two frames of one owner (a deck import's effect)."""
+    if before is after:
+        return set()
+    frames = [rate_columns(f).with_columns(pl.lit(i).alias("_side")) for i, f in enumerate((before, after))
+              if f is not None]
+    rows = pl.concat(frames).group_by(list(RATE_SCHEMA)).agg(pl.len().alias("n")).filter(pl.col("n") == 1)
     return set(rows.select("prefix").unique().collect()["prefix"].to_list())
 
 
@@ -59,12 +69,17 @@ def _related(frame: pl.DataFrame, changed: set[str]) -> pl.DataFrame:
     return frame.filter(pl.col("prefix").is_in(ancestors) | pl.any_horizontal(below))
 
 
-def _advance_carriers(old: CarrierTables, inputs: RoutingInputs, at: int, t: int) -> CarrierTables:
+def _advance_carriers(
+    old: CarrierTables, inputs: RoutingInputs, at: int, t: int, before: RoutingInputs | None
+) -> CarrierTables:
     names = {c.name for c in old.carriers}
     changed: set[str] = set()
     for name, frame in inputs.carrier_rates.items():
         if name in names:
             changed |= changed_prefixes(frame, at, t)
+    if before is not None:  # the decks were edited since the snapshot was built
+        for name in names:
+            changed |= differing_prefixes(before.carrier_rates.get(name), inputs.carrier_rates.get(name))
     if not changed:
         return old
     lengths = sorted({len(c) for c in changed})
@@ -106,13 +121,13 @@ def _with_uid(entry: Entry, uid: int) -> Entry:
     return (entry[0], entry[1], entry[2], uid)
 
 
-def _advance_sell(old: SellTable, frame: pl.DataFrame | None, at: int, t: int) -> SellTable:
-    if frame is None:
-        return old
-    changed = changed_prefixes(frame, at, t)
+def _advance_sell(old: SellTable, frame: pl.DataFrame | None, at: int, t: int, edited: set[str]) -> SellTable:
+    """``edited``: prefixes whose versions differ from those the table was built from."""
+    changed = edited if frame is None else edited | changed_prefixes(frame, at, t)
     if not changed:
         return old
-    part = compile_sell(old.customer, frame.filter(pl.col("prefix").is_in(pl.Series(sorted(changed)))), t)
+    rows = None if frame is None else frame.filter(pl.col("prefix").is_in(pl.Series(sorted(changed), dtype=pl.String)))
+    part = compile_sell(old.customer, rows, t)
     codes = dict(old.codes)
     for prefix in changed:
         codes.pop(int(prefix) + 10 ** len(prefix), None)
@@ -126,13 +141,34 @@ def _advance_sell(old: SellTable, frame: pl.DataFrame | None, at: int, t: int) -
 def advance_snapshot(snapshot: Snapshot, inputs: RoutingInputs, t: int) -> Snapshot:
     """The snapshot of ``inputs`` for the instant ``t >= snapshot.at``, patched from ``snapshot``
     (which must have been built from the same ``inputs``)."""
+    return _patch(snapshot, None, inputs, t)
+
+
+def reload_snapshot(snapshot: Snapshot, before: RoutingInputs, after: RoutingInputs, t: int) -> Snapshot | None:
+    """The snapshot of ``after`` for ``t >= snapshot.at``, patched from ``snapshot`` (built from
+    ``before``): after a deck import only the codes whose versions differ are recompiled. None
+    when the parties differ (a carrier or customer added, removed or changed): build afresh."""
+    if before.carriers != after.carriers or before.customers != after.customers:
+        return None
+    return _patch(snapshot, before, after, t)
+
+
+def _patch(snapshot: Snapshot, before: RoutingInputs | None, inputs: RoutingInputs, t: int) -> Snapshot:
     at = snapshot.at
     if t < at:
-        raise ValueError(f"cannot advance a snapshot for {at} back to {t}")
-    carriers = _advance_carriers(snapshot.tables, inputs, at, t)
+        raise ValueError(f"cannot move a snapshot for {at} back to {t}")
+    carriers = _advance_carriers(snapshot.tables, inputs, at, t, before)
     sell: Mapping[str, SellTable] = {
-        name: _advance_sell(table, inputs.customer_rates.get(name), at, t)
+        name: _advance_sell(
+            table,
+            inputs.customer_rates.get(name),
+            at,
+            t,
+            set() if before is None else differing_prefixes(before.customer_rates.get(name),
+                                                            inputs.customer_rates.get(name)),
+        )
         for name, table in snapshot.sell_tables.items()
     }
     frames = [*inputs.carrier_rates.values(), *inputs.customer_rates.values()]
-    return Snapshot(t, next_change(frames, t), carriers, sell, snapshot.credit)
+    credit = snapshot.credit if before is None else inputs.credit
+    return Snapshot(t, next_change(frames, t), carriers, sell, credit)
