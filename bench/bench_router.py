@@ -25,6 +25,7 @@ import pytest
 from bench.world import WORLD_NOW, make_world, random_numbers
 from lcr.errors import LcrError
 from lcr.routing import Snapshot, build_snapshot
+from lcr.routing.advance import advance_snapshot
 
 N_LOOKUPS = 1_000_000
 BATCH = 1_000
@@ -63,24 +64,24 @@ def numbers() -> list[str]:
     return _cache["numbers"]  # type: ignore[return-value]
 
 
-def run_batch(lookup: Callable, batch: list[str], customer: str | None, margins: bool = True) -> int:
+def run_batch(lookup: Callable, batch: list[str], customer: str | None) -> int:
     """Look every number of ``batch`` up; the number of refusals (exceptions) is returned."""
     refused = 0
     for n in batch:
         try:
-            lookup(n, customer, margins=margins)
+            lookup(n, customer)
         except LcrError:
             refused += 1
     return refused
 
 
-def per_query(snap: Snapshot, customer: str | None, nums: list[str], margins: bool = True) -> dict[str, float]:
+def per_query(snap: Snapshot, customer: str | None, nums: list[str]) -> dict[str, float]:
     """Microseconds per query over ``nums``: the whole loop divided by its length, and the
     median and 99th percentile of single timed calls (the timer's own cost subtracted)."""
     lookup = snap.lookup
     gc.collect()
     t0 = time.perf_counter()
-    refused = run_batch(lookup, nums, customer, margins)
+    refused = run_batch(lookup, nums, customer)
     loop = (time.perf_counter() - t0) / len(nums) * 1e6
     clock = time.perf_counter_ns
     overhead = median(-clock() + clock() for _ in range(100_000))
@@ -88,7 +89,7 @@ def per_query(snap: Snapshot, customer: str | None, nums: list[str], margins: bo
     for n in nums:
         t = clock()
         try:  # noqa: SIM105 - contextlib.suppress would be timed too
-            lookup(n, customer, margins=margins)
+            lookup(n, customer)
         except LcrError:
             pass
         single.append(clock() - t - overhead)
@@ -119,17 +120,22 @@ def test_build_snapshot(benchmark):
     assert snap.stats["union_prefixes"] > 200_000
 
 
+def test_advance_snapshot(benchmark):
+    """Patch the snapshot to its next change instant (what a timed switch does), once."""
+    snap = snapshot()
+    nxt = benchmark.pedantic(advance_snapshot, args=(snap, world(), snap.valid_until), rounds=1, iterations=1)
+    assert nxt.at == snap.valid_until
+
+
 @pytest.mark.parametrize(
-    ("customer", "margins"),
+    "customer",
     [
-        (None, True),  # no customer: every covering carrier, no margin
-        ("customer-01", True),  # NPANXX sell deck, min margin 0: ~10 routes kept, each with its margin
-        ("customer-01", False),  # the same without margins (the SIP server's call)
-        ("customer-05", True),  # per-NPA sell deck, min margin 10 %, tech prefix 8805
-        ("customer-05", False),
+        None,  # no customer: every covering carrier
+        "customer-01",  # NPANXX sell deck, min margin 0: ~10 routes kept
+        "customer-05",  # per-NPA sell deck, min margin 10 %, tech prefix 8805
     ],
 )
-def test_lookup(benchmark, customer, margins):
+def test_lookup(benchmark, customer):
     """1,000,000 lookups of random numbers on the full snapshot, in 1,000 rounds of 1,000
     distinct numbers; pytest-benchmark's figures are per round (divide by 1,000)."""
     snap, nums = snapshot(), numbers()
@@ -137,10 +143,10 @@ def test_lookup(benchmark, customer, margins):
 
     def setup():
         i = next(batches)
-        return (snap.lookup, nums[i : i + BATCH], customer, margins), {}
+        return (snap.lookup, nums[i : i + BATCH], customer), {}
 
     benchmark.pedantic(run_batch, setup=setup, rounds=len(nums) // BATCH, iterations=1)
-    benchmark.extra_info.update(per_query(snap, customer, nums, margins))
+    benchmark.extra_info.update(per_query(snap, customer, nums))
 
 
 def test_memory(benchmark):
@@ -169,19 +175,22 @@ def main() -> None:
     build = time.perf_counter() - t
     _cache["snapshot"] = snap
     print(f"build: {build:.1f} s (goal <= 20 s)  {snap.stats}  rss {rss_mb():.0f} MB, peak {peak_rss_mb():.0f} MB")
+    t = time.perf_counter()
+    nxt = advance_snapshot(snap, inputs, snap.valid_until or WORLD_NOW)
+    print(f"advance to the next change ({nxt.at}): {time.perf_counter() - t:.3f} s (a timed switch)", flush=True)
+    del nxt
     nums = numbers()
-    for customer, margins in ((None, True), ("customer-01", True), ("customer-01", False),
-                              ("customer-05", True), ("customer-05", False)):
-        figures = per_query(snap, customer, nums, margins)
-        print(f"lookup {customer or 'no customer'}{'' if margins else ' margins=False'}: "
+    for customer in (None, "customer-01", "customer-05"):
+        figures = per_query(snap, customer, nums)
+        print(f"lookup {customer or 'no customer'}: "
               + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
     # A server would freeze the GC after a build: full collections then skip the snapshot's
     # millions of objects (they are acyclic and freed by reference counting anyway).
     gc.collect()
     gc.freeze()
-    for customer, margins in ((None, True), ("customer-01", True), ("customer-01", False)):
-        figures = per_query(snap, customer, nums, margins)
-        print(f"after gc.freeze(): lookup {customer or 'no customer'}{'' if margins else ' margins=False'}: "
+    for customer in (None, "customer-01", "customer-05"):
+        figures = per_query(snap, customer, nums)
+        print(f"after gc.freeze(): lookup {customer or 'no customer'}: "
               + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
     gc.unfreeze()
     del inputs

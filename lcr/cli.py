@@ -303,7 +303,8 @@ def route(number: str, customer_name: str | None, at: str | None, explain: bool,
     elif not answer.routes:
         click.echo("no carrier can take this call")
     for i, r in enumerate(answer.routes, 1):
-        margin = "" if r.margin is None else f"  margin {money(r.margin)}"
+        m = answer.margin(r)
+        margin = "" if m is None else f"  margin {money(m)}"
         tech = f"  tech prefix {r.tech_prefix}" if r.tech_prefix else ""
         click.echo(f"{i:>2}. {r.carrier:<16} {r.gateway.host}:{r.gateway.port:<6} prefix {r.prefix:<10} "
                    f"rate {money(r.rate)}{margin}{tech}")

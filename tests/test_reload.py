@@ -133,3 +133,44 @@ def test_timed_switch_without_restart(engine, tmp_path: Path, offset: int) -> No
     now[0] = float(first.valid_until + offset)
     prefix = next(r.prefix for r in service.snapshot().lookup("4917012345").routes if r.carrier == "centauri")
     assert prefix == ("49" if offset < 0 else "4917")
+
+
+def test_next_snapshot_is_built_only_shortly_before_its_instant(engine) -> None:  # type: ignore[no-untyped-def]
+    """Two snapshots are held only in the minutes before a timed switch, and the switch then uses
+    the one built ahead (no query builds it)."""
+    load_sample_world(engine)
+    t = parse_received("2026-11-15")  # centauri's 4917 starts then
+    now = [float(t - 3600)]
+    service = RouterService(engine, clock=lambda: now[0], prebuild_lead=120)
+    first = service.snapshot()
+    assert first.valid_until is not None and first.valid_until - now[0] > 120
+    service.refresh()
+    assert service.prebuilt_at is None  # an hour ahead: nothing built yet
+    now[0] = float(first.valid_until - 60)
+    service.refresh()
+    assert service.prebuilt_at == first.valid_until
+    now[0] = float(first.valid_until)
+    switched = service.snapshot()
+    assert switched.at == first.valid_until and service.prebuilt_at is None  # the prebuilt one, handed over
+
+
+def test_a_running_service_never_builds_in_a_query(engine) -> None:  # type: ignore[no-untyped-def]
+    """Past a switch instant with nothing prebuilt, queries keep the current snapshot (they never
+    wait for a build) and the background thread catches up to the present."""
+    load_sample_world(engine)
+    t = parse_received("2026-11-15")  # centauri's 4917 starts then
+    now = [float(t - 3600)]
+    service = RouterService(engine, clock=lambda: now[0], prebuild_lead=0, poll=1.0)
+    first = service.snapshot()
+    assert first.valid_until is not None
+    service.start()
+    try:
+        now[0] = float(first.valid_until + 5)  # jumped past the instant: nothing was prebuilt
+        assert service.snapshot() is first
+        deadline = time.monotonic() + 10
+        while service.snapshot() is first and time.monotonic() < deadline:
+            time.sleep(0.01)
+        caught_up = service.snapshot()
+        assert caught_up is not first and caught_up.at == first.valid_until + 5
+    finally:
+        service.stop()

@@ -189,8 +189,7 @@ def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = 
         try:
             if at is None:
                 snap = service.snapshot()
-                # margins=False: the encoder writes sell_rate - rate itself (see AnswerEncoder)
-                answer = snap.explain(number, customer) if explain else snap.lookup(number, customer, margins=False)
+                answer = snap.explain(number, customer) if explain else snap.lookup(number, customer)
             else:
                 from lcr.routing import explain_at, lookup_at
                 from lcr.timeutil import parse_instant

@@ -31,7 +31,7 @@ def answer_json(a: RouteAnswer) -> dict[str, object]:
                 "gateway": f"{r.gateway.host}:{r.gateway.port}",
                 "prefix": r.prefix,
                 "rate": money(r.rate),
-                "margin": money(r.margin),
+                "margin": money(a.margin(r)),
                 "tech_prefix": r.tech_prefix,
             }
             for r in a.routes
@@ -56,10 +56,6 @@ class AnswerEncoder:
     destination, its JSON.
     The caches are bounded: full, they start afresh. Prefixes and numbers (ASCII digits after
     normalisation) need no escaping and are written as they are.
-
-    A route without a margin in an answer with a sell rate is written with ``margin = sell_rate -
-    rate``, what ``Snapshot.lookup(..., margins=True)`` sets: so the endpoint can ask for
-    ``margins=False`` (the precompiled routes, sliced) and skip building one ``Route`` per carrier.
     """
 
     __slots__ = ("_carriers", "_money", "_strings", "limit")
@@ -105,9 +101,7 @@ class AnswerEncoder:
             prefix = r.prefix
             if not (prefix.isdigit() and prefix.isascii()):
                 prefix = json.dumps(prefix)[1:-1]
-            m = r.margin
-            if m is None and sell_rate is not None:
-                m = sell_rate - r.rate
+            m = None if sell_rate is None else sell_rate - r.rate
             parts.append(f'{c[2]}{prefix}","rate":{amounts(r.rate) or self._amount(r.rate)},"margin":'
                          f'{"null" if m is None else amounts(m) or self._amount(m)}{c[3]}')
         n, p, d, s = a.number, a.prefix, a.destination, a.sell_rate

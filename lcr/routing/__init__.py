@@ -7,6 +7,7 @@ Pure: this package imports no database, web, socket or asyncio code (a test chec
 - ``compile``: the vectorised build of the lookup tables;
 - ``snapshot``: ``Snapshot`` (``lookup``, ``explain``, ``with_credit``, customer identification),
   ``build_snapshot``, and ``lookup_at`` / ``explain_at`` for any other instant;
+- ``advance``: ``advance_snapshot``, a snapshot moved to a later instant by patching (timed switches);
 - ``reference``: the brute-force statement of the routing rules the tests compare against;
 - ``answer``: the values returned (``RouteAnswer``, ``Route``, ``Explanation``).
 """

@@ -115,51 +115,17 @@ _set_gateway = Route.__dict__["gateway"].__set__
 _set_tech = Route.__dict__["tech_prefix"].__set__
 _set_prefix = Route.__dict__["prefix"].__set__
 _set_rate = Route.__dict__["rate"].__set__
-_set_margin = Route.__dict__["margin"].__set__
 
 
-def make_route(
-    carrier: str, gateway: Gateway, tech_prefix: str, prefix: str, rate: int, margin: int | None
-) -> Route:
-    """``Route(carrier, gateway, tech_prefix, prefix, rate, margin)``, faster."""
+def make_route(carrier: str, gateway: Gateway, tech_prefix: str, prefix: str, rate: int) -> Route:
+    """``Route(carrier, gateway, tech_prefix, prefix, rate)``, faster."""
     r = _new(Route)
     _set_carrier(r, carrier)
     _set_gateway(r, gateway)
     _set_tech(r, tech_prefix)
     _set_prefix(r, prefix)
     _set_rate(r, rate)
-    _set_margin(r, margin)
     return r
-
-
-def with_margins(
-    routes: tuple[Route, ...],
-    k: int,
-    sell_rate: int,
-    *,
-    _new: Callable[[type], Route] = _new,  # locals, not globals: this loop runs per carrier kept
-    _carrier: Callable[[Route, str], None] = _set_carrier,
-    _gateway: Callable[[Route, Gateway], None] = _set_gateway,
-    _tech: Callable[[Route, str], None] = _set_tech,
-    _prefix: Callable[[Route, str], None] = _set_prefix,
-    _rate: Callable[[Route, int], None] = _set_rate,
-    _margin: Callable[[Route, int], None] = _set_margin,
-    _Route: type = Route,
-) -> tuple[Route, ...]:
-    """The first ``k`` routes, each with ``margin = sell_rate - rate``."""
-    out: list[Route] = []
-    append = out.append
-    for r in routes[:k]:
-        m = _new(_Route)
-        _carrier(m, r.carrier)
-        _gateway(m, r.gateway)
-        _tech(m, r.tech_prefix)
-        _prefix(m, r.prefix)
-        rate = r.rate
-        _rate(m, rate)
-        _margin(m, sell_rate - rate)
-        append(m)
-    return tuple(out)
 
 
 class Interner:
@@ -303,7 +269,7 @@ def compile_carriers(
         for rid, blocked in enumerate(rows["blocked"].to_list()):
             if not blocked:
                 name, gateway, tech = heads[row_c[rid]]
-                route_of[rid] = make_route(name, gateway, tech, prefixes[row_uid[rid]], row_rate[rid], None)
+                route_of[rid] = make_route(name, gateway, tech, prefixes[row_uid[rid]], row_rate[rid])
         flat: list[Route] = []
         rid_col = matched["rid"]
         route_getter = cast(Callable[[int], Route], route_of.__getitem__)  # every matched rid has its Route

@@ -61,13 +61,9 @@ def reference_lookup(inputs: RoutingInputs, number: str, customer: str | None, a
         if row["blocked"]:
             continue
         rate = row["rate"]
-        if sell is not None and factor is not None:
-            if rate > sell["rate"] * factor:
-                continue
-            margin = sell["rate"] - rate
-        else:
-            margin = None
-        routes.append(Route(carrier.name, carrier.gateways[0], carrier.tech_prefix, row["prefix"], rate, margin))
+        if sell is not None and factor is not None and rate > sell["rate"] * factor:
+            continue
+        routes.append(Route(carrier.name, carrier.gateways[0], carrier.tech_prefix, row["prefix"], rate))
     routes.sort(key=lambda r: (r.rate, r.carrier))
     if not routes:
         raise NoRoute(f"no carrier for {n}")

@@ -8,16 +8,16 @@
 3. longest match in the union of all carriers' prefixes: one precompiled route list, sorted by
    rate then carrier name. Both matches probe dicts keyed by ``compile.key(prefix)`` (an int):
    ``v = key(n[:L])`` with L the longest prefix length under the number's first 3 digits
-   (``compile.start_lengths``), then ``v //= 10`` per step: one probe for most NANP numbers;
+   (``compile.start_lengths``; with a customer, one table per customer gives both start
+   lengths), then ``v //= 10`` per step: one probe for most NANP numbers;
 4. with a customer: the margin filter is a cut of that list, ``bisect`` on its rates against the
    sell code's precomputed threshold ``floor(sell * (100 - min_margin) / 100)``.
 
-Routes with a customer carry ``margin = sell_rate - rate``, so a customer lookup builds one
-new ``Route`` per carrier kept (about 0.4 us each): most of its cost. ``lookup(...,
-margins=False)`` returns the precompiled routes instead, sliced (the SIP server has no use for
-margins). There is no per-query cache: a memo of margin tuples was tried and removed, as with
-uniformly random numbers it mostly missed, and the long-lived tuples it kept made the cyclic
-GC's full collections (which walk every snapshot object) frequent.
+The answer holds the snapshot's own ``Route`` values (a route's margin is ``answer.margin(route)``),
+so a lookup allocates the normalised number, the cut tuple and the answer tuple, nothing per
+carrier. There is no per-query cache: a memo was tried and removed, as with uniformly random
+numbers it mostly missed, and the long-lived tuples it kept made the cyclic GC's full
+collections (which walk every snapshot object) frequent.
 
 Error order: unknown customer ``NotFound`` (its tech prefix is needed to read the number), then
 ``MalformedNumber`` 400, ``NoRoute`` 404 (the customer's deck does not cover the number),
@@ -28,14 +28,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import replace
 
 import polars as pl
 
 from lcr.errors import BlockedDestination, InsufficientCredit, NoRoute, NotFound
 from lcr.model import CreditState
 from lcr.money import format_micro
-from lcr.routing.answer import Explanation, Refusal, Route, RouteAnswer
+from lcr.routing.answer import Explanation, Refusal, RouteAnswer
 from lcr.routing.compile import (
     HEAD,
     CarrierTables,
@@ -45,39 +44,26 @@ from lcr.routing.compile import (
     compile_carriers,
     compile_sell,
     key,
-    with_margins,
 )
 from lcr.routing.inputs import RoutingInputs, next_change
 from lcr.routing.number import MAX_DIGITS, normalise
 
 _POW = tuple(10**i for i in range(MAX_DIGITS + 1))
 _SHORT = HEAD - 1
+_SHORTS = (_SHORT, _SHORT, _SHORT)
 _EMPTY: Entry = ((), (), "", -1)
 
-# The answer is assembled through its slot descriptors (see ``compile.make_route``).
-_new = object.__new__
-_a_number = RouteAnswer.__dict__["number"].__set__
-_a_prefix = RouteAnswer.__dict__["prefix"].__set__
-_a_destination = RouteAnswer.__dict__["destination"].__set__
-_a_sell = RouteAnswer.__dict__["sell_rate"].__set__
-_a_routes = RouteAnswer.__dict__["routes"].__set__
-_a_explanation = RouteAnswer.__dict__["explanation"].__set__
-_a_refusal = RouteAnswer.__dict__["refusal"].__set__
+_tuple_new = tuple.__new__  # RouteAnswer(...) minus the keyword handling of its __new__
 
 
-def _answer(
-    number: str, prefix: str | None, destination: str | None, sell_rate: int | None, routes: tuple[Route, ...]
-) -> RouteAnswer:
-    """``RouteAnswer(number, prefix, destination, sell_rate, routes)``, fast."""
-    a = _new(RouteAnswer)
-    _a_number(a, number)
-    _a_prefix(a, prefix)
-    _a_destination(a, destination)
-    _a_sell(a, sell_rate)
-    _a_routes(a, routes)
-    _a_explanation(a, None)
-    _a_refusal(a, None)
-    return a
+def _starts(sell: Mapping[str, int], union: Mapping[str, int]) -> dict[str, tuple[int, int, int]]:
+    """Per ``HEAD``-digit head: (the longer start length, the sell deck's, the union's); a head
+    in neither table starts both probes at ``HEAD - 1`` (``compile.start_lengths``)."""
+    out = {}
+    for head in sell.keys() | union.keys():
+        s, u = sell.get(head, _SHORT), union.get(head, _SHORT)
+        out[head] = (max(s, u), s, u)
+    return out
 
 
 def _refused(credit: Mapping[str, CreditState]) -> frozenset[str]:
@@ -121,8 +107,11 @@ class Snapshot:
         self._max_len = carriers.max_len
         self._start = carriers.start.get
         self._sell = dict(sell)
-        # customer name -> (tech prefix, sell dict .get, sell start lengths .get)
-        self._customers = {name: (t.customer.tech_prefix, t.codes.get, t.start.get) for name, t in sell.items()}
+        # customer name -> (tech prefix, sell dict .get, start lengths .get: see _starts)
+        self._customers = {
+            name: (t.customer.tech_prefix, t.codes.get, _starts(t.start, carriers.start).get)
+            for name, t in sell.items()
+        }
         self._credit = dict(credit)
         self._refused = _refused(credit)
         by_ip: dict[str, str] = {}
@@ -154,6 +143,21 @@ class Snapshot:
     def carriers(self) -> tuple[str, ...]:
         """The routable carriers (with a gateway), by name."""
         return tuple(c.name for c in self._carriers.carriers)
+
+    @property
+    def tables(self) -> CarrierTables:
+        """The compiled carrier tables (shared with snapshots derived from this one)."""
+        return self._carriers
+
+    @property
+    def sell_tables(self) -> Mapping[str, SellTable]:
+        """The compiled sell decks, by customer name."""
+        return self._sell
+
+    @property
+    def credit(self) -> Mapping[str, CreditState]:
+        """The credit states the snapshot gates on, by customer name."""
+        return self._credit
 
     @property
     def stats(self) -> dict[str, int]:
@@ -192,13 +196,8 @@ class Snapshot:
 
     # -- the hot path -----------------------------------------------------------------------
 
-    def lookup(self, number: str, customer: str | None = None, *, margins: bool = True) -> RouteAnswer:
-        """Routes for ``number`` (as received), least cost first. See the module docstring.
-
-        ``margins=False`` (for callers that do not show margins, like the SIP server) returns the
-        customer's routes with ``margin=None``: the precompiled ``Route`` objects themselves,
-        sliced, instead of one new ``Route`` per carrier. Same routes, same order, same errors.
-        """
+    def lookup(self, number: str, customer: str | None = None) -> RouteAnswer:
+        """Routes for ``number`` (as received), least cost first. See the module docstring."""
         # Normalisation is ``number.normalise`` inlined (a function call is a tenth of a lookup).
         if customer is None:
             n = number
@@ -220,7 +219,7 @@ class Snapshot:
                 entry = get(v)
                 if entry is not None:
                     if entry[0]:
-                        return _answer(n, None, entry[2], None, entry[0])
+                        return _tuple_new(RouteAnswer, (n, None, entry[2], None, entry[0], None, None))
                     break
                 v //= 10
             raise NoRoute(f"no carrier covers {n}")
@@ -228,7 +227,7 @@ class Snapshot:
         cust = self._customers.get(customer)
         if cust is None:
             raise NotFound(f"no customer {customer!r}")
-        tech, sell_get, sell_start = cust
+        tech, sell_get, starts = cust
         n = number[len(tech) :] if tech and number.startswith(tech) else number
         lead = n[:1]
         if lead == "+":
@@ -240,11 +239,9 @@ class Snapshot:
                 n = n[3:]
         if not (n.isdigit() and n.isascii()) or len(n) > MAX_DIGITS:
             normalise(number, tech)  # raises MalformedNumber
-        # one integer for both probes: the union's and the sell deck's start lengths
-        h = n[:HEAD]
-        sell_len = sell_start(h, _SHORT)
-        union_len = self._start(h, _SHORT)
-        head = n[: sell_len if sell_len > union_len else union_len]
+        # one integer for both probes, cut to the sell deck's and the union's start lengths
+        width, sell_len, union_len = starts(n[:HEAD], _SHORTS)
+        head = n[:width]
         width = len(head)
         v = int(head) + _POW[width]
         s = v // _POW[width - sell_len] if width > sell_len else v
@@ -273,9 +270,7 @@ class Snapshot:
         k = bisect_right(entry[1], limit)
         if not k:
             raise NoRoute(f"no carrier for {n} within the margin of customer {customer!r}")
-        if not margins:
-            return _answer(n, prefix, destination, sell_rate, entry[0][:k])
-        return _answer(n, prefix, destination, sell_rate, with_margins(entry[0], k, sell_rate))
+        return _tuple_new(RouteAnswer, (n, prefix, destination, sell_rate, entry[0][:k], None, None))
 
     # -- the slow path: why -----------------------------------------------------------------
 
@@ -335,7 +330,7 @@ class Snapshot:
         ]
         explanation = (*kept, *margin, *blocked, *uncovered)
         if answer is not None:
-            return replace(answer, explanation=explanation)
+            return answer._replace(explanation=explanation)
         if table is None:
             return RouteAnswer(n, None, destination or None, None, (), explanation, refusal)
         return RouteAnswer(

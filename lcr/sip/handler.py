@@ -180,7 +180,7 @@ def _invite(req: Request, source: tuple[str, int], snapshot: RouteSnapshot, c: C
         if len(user) > MAX_USER:
             c.malformed_number += 1
             raise MalformedNumber(f"number of {len(user)} characters is longer than {MAX_USER}")
-        answer = snapshot.lookup(user, customer, margins=False)
+        answer = snapshot.lookup(user, customer)
     except NotFound as exc:
         return _refuse(req, UnknownCustomer(exc.message), c)
     except LcrError as exc:
@@ -215,7 +215,7 @@ def _tail_template(routes: tuple[Route, ...], prefix: str | None, sell_rate: int
 
 
 # Memo of 302 tails by route list and sell prefix. The router hands out its precompiled Route
-# objects (``margins=False``), so a list is known by its first Route's id() and its length; the
+# objects, so a list is known by its first Route's id() and its length; the
 # cached list is compared with ``==`` (element identity first, so cheap): a pure cache, never
 # stale. The snapshot is immutable, so one entry serves every number of a prefix.
 _TAILS: dict[tuple[int, int, str | None, int | None], tuple[tuple[Route, ...], tuple[str, ...]]] = {}

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from lcr.errors import LcrError
 from lcr.model import Carrier, CreditState, Customer, Gateway
 from lcr.routing import RoutingInputs, build_snapshot, lookup_at
+from lcr.routing.advance import advance_snapshot, reload_snapshot
 from lcr.routing.reference import reference_lookup
 
 from .decks import SCHEMA
@@ -116,11 +117,70 @@ def test_snapshot_equals_reference(world_pool, data, customer, at, later):
                 assert explained is got
         else:
             assert explained.routes == got.routes and explained.refusal is None
-            fast = snap.lookup(number, customer, margins=False)
-            assert [(r.carrier, r.prefix, r.rate) for r in fast.routes] == [
-                (r.carrier, r.prefix, r.rate) for r in got.routes]
             kept = [e.carrier for e in explained.explanation if e.verdict == "kept"]
             assert kept == [r.carrier for r in got.routes]
             assert sorted(e.carrier for e in explained.explanation) == list(snap.carriers)
             order = [(r.rate, r.carrier) for r in got.routes]
             assert order == sorted(order)  # least cost first, ties by carrier name
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), st.data(), st.sampled_from(INSTANTS) | st.integers(-15, 50), st.integers(0, 60))
+def test_advanced_snapshot_equals_a_fresh_build(world_pool, data, at, later):
+    """Patching a snapshot forward (the timed switch) gives the tables a full build gives."""
+    world, pool = world_pool
+    t = at + later
+    advanced = advance_snapshot(build_snapshot(world, at), world, t)
+    fresh = build_snapshot(world, t)
+    assert (advanced.at, advanced.valid_until) == (fresh.at, fresh.valid_until)
+    a, f = advanced.tables, fresh.tables
+    assert {k: e[:3] for k, e in a.union.items()} == {k: e[:3] for k, e in f.union.items()}
+    assert (a.start, a.max_len) == (f.start, f.max_len)
+    assert {k: a.blocked.get(e[3]) for k, e in a.union.items()} == {k: f.blocked.get(e[3]) for k, e in f.union.items()}
+    for name, table in fresh.sell_tables.items():
+        mine = advanced.sell_tables[name]
+        assert (mine.codes, mine.start, mine.max_len) == (table.codes, table.start, table.max_len)
+    for number in data.draw(st.lists(numbers(pool), min_size=1, max_size=8)):
+        for customer in (None, "x", "y"):
+            assert outcome(lambda n=number, c=customer: advanced.explain(n, c)) == outcome(
+                lambda n=number, c=customer: fresh.explain(n, c)), (number, customer)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), st.data(), st.sampled_from(INSTANTS) | st.integers(-15, 50), st.integers(0, 30))
+def test_reloaded_snapshot_equals_a_fresh_build(world_pool, data, at, later):
+    """Patching a snapshot after deck imports (some decks replaced, some dropped) gives the
+    tables a full build of the new decks gives."""
+    world, pool = world_pool
+    names = sorted(world.carrier_rates)
+    edited = data.draw(st.sets(st.sampled_from(names)))
+    carrier_rates = {n: data.draw(decks(pool)) if n in edited else f for n, f in world.carrier_rates.items()}
+    if data.draw(st.booleans()):
+        carrier_rates.pop(names[0])
+    customer_rates = dict(world.customer_rates)
+    if data.draw(st.booleans()):
+        customer_rates["x"] = data.draw(decks(pool))
+    if data.draw(st.booleans()):
+        customer_rates.pop("y")
+    after = RoutingInputs(world.carriers, world.customers, carrier_rates, customer_rates, world.credit)
+    t = at + later
+    reloaded = reload_snapshot(build_snapshot(world, at), world, after, t)
+    fresh = build_snapshot(after, t)
+    assert reloaded is not None
+    assert (reloaded.at, reloaded.valid_until) == (fresh.at, fresh.valid_until)
+    a, f = reloaded.tables, fresh.tables
+    assert {k: e[:3] for k, e in a.union.items()} == {k: e[:3] for k, e in f.union.items()}
+    assert (a.start, a.max_len) == (f.start, f.max_len)
+    for name, table in fresh.sell_tables.items():
+        mine = reloaded.sell_tables[name]
+        assert (mine.codes, mine.start, mine.max_len) == (table.codes, table.start, table.max_len)
+    for number in data.draw(st.lists(numbers(pool), min_size=1, max_size=8)):
+        for customer in (None, "x", "y"):
+            assert outcome(lambda n=number, c=customer: reloaded.explain(n, c)) == outcome(
+                lambda n=number, c=customer: fresh.explain(n, c)), (number, customer)
+
+
+def test_reload_with_other_parties_is_a_full_build() -> None:
+    world = RoutingInputs((Carrier("a", (Gateway("a.example"),)),), (Customer("x"),), {}, {}, {})
+    other = RoutingInputs((Carrier("a", (Gateway("b.example"),)),), (Customer("x"),), {}, {}, {})
+    assert reload_snapshot(build_snapshot(world, 0), world, other, 0) is None

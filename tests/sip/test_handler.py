@@ -345,12 +345,12 @@ class _Broken:
     def customer_by_tech_prefix(self, user: str) -> str | None:
         return None
 
-    def lookup(self, number: str, customer: str | None = None, *, margins: bool = True) -> RouteAnswer:
+    def lookup(self, number: str, customer: str | None = None) -> RouteAnswer:
         raise RuntimeError("bug")
 
 
 class _Refusing(_Broken):
-    def lookup(self, number: str, customer: str | None = None, *, margins: bool = True) -> RouteAnswer:
+    def lookup(self, number: str, customer: str | None = None) -> RouteAnswer:
         raise LcrError("generic")
 
 
@@ -384,9 +384,9 @@ END = "Server: lcr\r\nContent-Length: 0\r\n\r\n"
 
 def test_contact_memo_tells_apart_lists_with_the_same_first_route() -> None:
     # the 302 tail memo is keyed by (first Route, length, sell prefix, sell rate): equal keys, different lists
-    a = Route("a", Gateway("192.0.2.1"), "11", "44", 1, None)
-    b = Route("b", Gateway("192.0.2.2"), "", "44", 2, None)
-    c = Route("c", Gateway("192.0.2.3", 5080), "33", "44", 3, None)
+    a = Route("a", Gateway("192.0.2.1"), "11", "44", 1)
+    b = Route("b", Gateway("192.0.2.2"), "", "44", 2)
+    c = Route("c", Gateway("192.0.2.3", 5080), "33", "44", 3)
     first = handler._tail(RouteAnswer("4412", None, None, None, (a, b)))
     second = handler._tail(RouteAnswer("4499", None, None, None, (a, c)))
     assert first == "Contact: <sip:114412@192.0.2.1>;q=1.0\r\nContact: <sip:4412@192.0.2.2>;q=0.9\r\n" + END
@@ -395,7 +395,7 @@ def test_contact_memo_tells_apart_lists_with_the_same_first_route() -> None:
 
 def test_tail_memo_tells_apart_sell_prefixes_and_rates() -> None:
     # one route list shared by two sell prefixes (or two rates of one prefix): one tail each
-    a = Route("a", Gateway("192.0.2.1"), "", "44", 1, None)
+    a = Route("a", Gateway("192.0.2.1"), "", "44", 1)
     tails = [
         handler._tail(RouteAnswer("4412", prefix, None, rate, (a,)))
         for prefix, rate in (("44", 10_000), ("441", 10_000), ("44", 2_500_000), (None, None))
@@ -410,6 +410,6 @@ def test_tail_memo_tells_apart_sell_prefixes_and_rates() -> None:
 
 
 def test_ipv6_gateway_is_bracketed() -> None:
-    r = Route("v6", Gateway("2001:db8::1", 5070), "", "44", 1, None)
+    r = Route("v6", Gateway("2001:db8::1", 5070), "", "44", 1)
     text = handler._tail(RouteAnswer("4412", None, None, None, (r,)))
     assert text == "Contact: <sip:4412@[2001:db8::1]:5070>;q=1.0\r\n" + END

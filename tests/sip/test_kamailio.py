@@ -169,7 +169,7 @@ def counts(lcr: ThreadServer) -> Counters:
 def test_the_call_reaches_the_gateway_lcr_ranked_first(
     kamailio: Kamailio, lcr: ThreadServer, gateway_port: int, tmp_path: Path
 ) -> None:
-    first = lcr.snapshot.lookup(NUMBER, "globex", margins=False).routes[0]
+    first = lcr.snapshot.lookup(NUMBER, "globex").routes[0]
     assert (first.carrier, first.gateway, first.tech_prefix) == ("acme", Gateway("127.0.0.1", gateway_port), "4455")
     redirected, accepted = counts(lcr).redirected, lcr.stream.accepted  # type: ignore[union-attr]
     trace = tmp_path / "gateway.log"

@@ -58,7 +58,7 @@ class WorldSnapshot:
                 return name
         return None
 
-    def lookup(self, number: str, customer: str | None = None, *, margins: bool = True) -> RouteAnswer:
+    def lookup(self, number: str, customer: str | None = None) -> RouteAnswer:
         self.calls.append((number, customer))
         if customer is not None and customer not in self.customers:
             raise NotFound(f"no customer {customer!r}")
@@ -86,7 +86,7 @@ class WorldSnapshot:
         cprefix = next((n[:i] for i in range(len(n), 0, -1) if n[:i] in CARRIER_RATES), None)
         offers = sorted(CARRIER_RATES.get(cprefix or "", []), key=lambda o: (o[1], o[0][0]))
         routes = tuple(
-            Route(name, gw, tp, cprefix or "", rate, None if sell is None or not margins else sell - rate)
+            Route(name, gw, tp, cprefix or "", rate)
             for (name, gw, tp), rate in offers
             if sell is None or rate <= sell
         )
