@@ -13,19 +13,26 @@ as canonical CSV (ISO times with ``Z``; 30 % unanswered; ~2 % with no or an unkn
   import meets 2 % duplicates in the store;
 - malformed: every 10,000th line has ``billsec`` ``"x"`` (quarantined).
 
-Measured, in the same run and database:
+Measured, in the same run and database (every import a fresh process, as ``lcr cdr import`` is):
 
-1. ``import``: the 1,000,000-call file in a child process calling ``import_cdr_file``, its
-   phases (read, setup, rates = loading the rate versions, compile = ``compile_deck`` of both
-   sides, rate, insert = stage/insert and the counts of the rows inserted, ledger, commit)
-   and its peak RSS (the child's own VmHWM: ``os.wait4``'s ru_maxrss would include this
+1. ``cold``: the 1,000,000-call file with no compiled decks saved in the store (the table
+   ``compiled_decks`` emptied first), so the import loads every rate version, compiles both
+   sides and saves them (``lcr.store.deck_cache``): what the first import after a deck change
+   costs. The 20,000-call earlier file is imported before it (also cold);
+2. ``warm``: a second 1,000,000-call file (the same calls under new ids) into the store that
+   now holds the first, its decks read back from ``compiled_decks``: every later import until
+   the next deck or owner change;
+   for both, the phases (read, setup, rates = loading the rate versions, compile =
+   ``compile_deck`` of both sides, save decks = writing them to the store, cached decks =
+   reading them back, rate, insert = stage/insert and the counts of the rows inserted, ledger,
+   commit) and the child's peak RSS (its own VmHWM: ``os.wait4``'s ru_maxrss would include this
    parent's, Linux keeps it across fork and exec); goal >= 200,000 CDRs/s;
-2. ``cli``: ``lcr cdr import FILE2 --json`` (a second file, same calls under new ids, into the
-   store that now holds the first): wall time and peak RSS of the command itself;
-3. ``again``: the first file once more (every call a duplicate, nothing charged);
-4. ``floor``: Polars reading the input CSV and writing the rated output (23 columns) as CSV,
-   no rating, no database, timed right after each database's import (the machine is shared:
-   load average is printed beside every figure); the ratio import / floor is reported.
+3. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
+   peak RSS of the command itself;
+4. ``again``: the first file once more (every call a duplicate, nothing charged);
+5. ``floor``: Polars reading the input CSV and writing the rated output (23 columns) as CSV,
+   no rating, no database, timed right after each database's cold import (the machine is
+   shared: load average is printed beside every figure); the ratio import / floor is reported.
 
 The ledger is checked after the runs (ledger sum = balance for every customer; charges =
 sum of stored sell amounts).
@@ -46,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, delete, func, insert, select, text
 
 from bench.cdr_world import make_cdrs
 from bench.scratch import scratch_store
@@ -191,6 +198,7 @@ def check_ledger(engine: Engine) -> str:
 def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: int, rated: pl.DataFrame,
           only_import: bool = False) -> dict[str, object]:
     from lcr.store.db import open_store
+    from lcr.store.schema import compiled_decks
 
     env = dict(os.environ)
     out: dict[str, object] = {"db": db}
@@ -206,21 +214,26 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         me = python_module("bench.cdr_import", "--child", url)
         run([*me, str(files["pre"])], env)
         print(f"[{db}] {min(PRESTORED, n // 50):,} calls stored beforehand (load {load()})", flush=True)
-
-        wall, rss, stdout = run([*me, str(files["main"])], env)
-        doc = last_json(stdout)
-        out["import"] = {"wall": wall, "rss": rss, "load": load(), **doc}
-        phases = "  ".join(f"{k} {v:.2f}" for k, v in doc["timings"].items())
-        print(f"[{db}] import {n:,} calls: {wall:.2f} s wall ({n / wall:,.0f} CDRs/s), in process "
-              f"{doc['in_process']:.2f} s ({n / doc['in_process']:,.0f}/s); peak RSS {rss:,.0f} MB; load {load()}\n"
-              f"       {phases}\n"
-              f"       imported {doc['imported']:,} duplicates {doc['duplicates']:,} rated {doc['rated']:,} "
-              f"unrated {doc['unrated']:,} malformed {doc['malformed']:,}", flush=True)
-        t_read, t_write, t_floor = floor(files, rated, work)
-        out["floor"] = t_floor
-        print(f"[{db}] floor right after: Polars read {t_read:.2f} s + write rated CSV {t_write:.2f} s = "
-              f"{t_floor:.2f} s ({n / t_floor:,.0f} CDRs/s); import / floor = {wall / t_floor:.1f}; load {load()}",
-              flush=True)
+        with engine.begin() as c:
+            c.execute(delete(compiled_decks))
+        for name, file in (("cold", "main"), ("warm", "warm")):
+            if name == "warm" and only_import:
+                break
+            wall, rss, stdout = run([*me, str(files[file])], env)
+            doc = last_json(stdout)
+            out[name] = {"wall": wall, "rss": rss, "load": load(), **doc}
+            phases = "  ".join(f"{k} {v:.2f}" for k, v in doc["timings"].items())
+            print(f"[{db}] {name} import of {n:,} calls: {wall:.2f} s wall ({n / wall:,.0f} CDRs/s), in process "
+                  f"{doc['in_process']:.2f} s ({n / doc['in_process']:,.0f}/s); peak RSS {rss:,.0f} MB; load {load()}\n"
+                  f"       {phases}\n"
+                  f"       imported {doc['imported']:,} duplicates {doc['duplicates']:,} rated {doc['rated']:,} "
+                  f"unrated {doc['unrated']:,} malformed {doc['malformed']:,}", flush=True)
+            if name == "cold":
+                t_read, t_write, t_floor = floor(files, rated, work)
+                out["floor"] = t_floor
+                print(f"[{db}] floor right after: Polars read {t_read:.2f} s + write rated CSV {t_write:.2f} s = "
+                      f"{t_floor:.2f} s ({n / t_floor:,.0f} CDRs/s); import / floor = {wall / t_floor:.1f}; "
+                      f"load {load()}", flush=True)
 
         if only_import:
             out["ledger"] = check_ledger(engine)
@@ -230,7 +243,7 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         wall, rss, stdout = run(lcr, env)
         doc = last_json(stdout)
         out["cli"] = {"wall": wall, "rss": rss, "load": load(), "imported": doc["imported"]}
-        print(f"[{db}] lcr cdr import --json (new ids, {doc['imported']:,} imported into a store holding the first): "
+        print(f"[{db}] lcr cdr import --json (new ids, warm, {doc['imported']:,} imported into a store holding two): "
               f"{wall:.2f} s ({n / wall:,.0f} CDRs/s); peak RSS {rss:,.0f} MB; load {load()}", flush=True)
 
         wall, rss, stdout = run([*me, str(files["main"])], env)
@@ -278,7 +291,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=1_000_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--scale", type=float, default=1.0, help="world size (1.0: the 2,000,000-row deck world)")
-    ap.add_argument("--only-import", action="store_true", help="skip the CLI run and the repeated import")
+    ap.add_argument("--only-import", action="store_true", help="the cold import only: no warm, CLI or repeated import")
     ap.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -293,11 +306,13 @@ def main() -> None:
         t0 = time.perf_counter()
         world = make_world(1, scale=args.scale)
         calls = make_cdrs(world, n)
-        files = {"main": work / "cdrs.csv", "pre": work / "earlier.csv", "cli": work / "cdrs2.csv"}
+        files = {"main": work / "cdrs.csv", "pre": work / "earlier.csv", "warm": work / "cdrs2.csv",
+                 "cli": work / "cdrs3.csv"}
         main_csv = canonical(calls, "c-")
         main_csv.write_csv(files["main"])
         main_csv.head(min(PRESTORED, n // 50)).write_csv(files["pre"])
-        canonical(calls, "d-").write_csv(files["cli"])
+        canonical(calls, "d-").write_csv(files["warm"])
+        canonical(calls, "e-").write_csv(files["cli"])
         del calls, main_csv
         print(f"world + {n:,}-call files generated in {time.perf_counter() - t0:.1f} s "
               f"({files['main'].stat().st_size / 1e6:.0f} MB)", flush=True)
@@ -306,12 +321,12 @@ def main() -> None:
                    for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,))]
         for r in results:
             t_floor = r["floor"]
-            imp = r["import"]
-            cli = r.get("cli", {"wall": float("nan"), "rss": float("nan")})
-            print(f"{r['db']:<10} import {n / imp['wall']:>9,.0f} CDRs/s (goal >= 200,000), ratio to floor "  # type: ignore[index]
-                  f"{imp['wall'] / t_floor:.1f}; lcr cdr import {n / cli['wall']:>9,.0f} CDRs/s; "  # type: ignore[index]
-                  f"peak RSS {imp['rss']:,.0f} / {cli['rss']:,.0f} MB")  # type: ignore[index]
-
+            nan = {"wall": float("nan"), "rss": float("nan")}
+            cold, warm, cli = r["cold"], r.get("warm", nan), r.get("cli", nan)
+            print(f"{r['db']:<10} cold {n / cold['wall']:>9,.0f} CDRs/s, warm {n / warm['wall']:>9,.0f} CDRs/s "  # type: ignore[index]
+                  f"(goal >= 200,000); cold / floor {cold['wall'] / t_floor:.1f}; "  # type: ignore[index]
+                  f"lcr cdr import (warm) {n / cli['wall']:>9,.0f} CDRs/s; "  # type: ignore[index]
+                  f"peak RSS {cold['rss']:,.0f} / {warm['rss']:,.0f} / {cli['rss']:,.0f} MB")  # type: ignore[index]
 
 if __name__ == "__main__":
     main()

@@ -163,13 +163,14 @@ def _problem(file: str, row: dict, source_names: Mapping[str, str]) -> CdrProble
 
 def _repeats(frame: pl.DataFrame, file: str) -> tuple[CdrProblem, ...]:
     """A warning for each line whose ``call_id`` already appeared earlier in the file."""
-    if frame.height == 0 or frame.get_column("call_id").n_unique() == frame.height:
+    if frame.height == 0:
         return ()
-    again = frame.select("line", "call_id").filter(~pl.col("call_id").is_first_distinct())
-    if again.height == 0:
+    ids = frame.select("line", "call_id")
+    dup = ids.filter(pl.col("call_id").is_duplicated())  # one hashing pass; usually few rows
+    if dup.height == 0:
         return ()
-    first = frame.filter(pl.col("call_id").is_in(again["call_id"].unique()) & pl.col("call_id").is_first_distinct())
-    rep = again.join(first.select("call_id", first=pl.col("line")), on="call_id", maintain_order="left")
+    # lines ascend with the rows, so the first line of a call_id is its smallest
+    rep = dup.with_columns(first=pl.col("line").min().over("call_id")).filter(pl.col("line") != pl.col("first"))
     return tuple(
         CdrProblem(file, line, "call_id", cid, f"repeats line {first}; both kept (the store keeps one)")
         for line, cid, first in rep.iter_rows()

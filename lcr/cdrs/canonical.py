@@ -5,6 +5,11 @@ ignored): ``call_id,customer,carrier,src,dst,start_time,answer_time,end_time,bil
 Times are ISO 8601, UTC unless an offset is given. An empty ``customer`` or ``carrier`` is
 none. A line with another number of fields than the header is malformed.
 
+Reading: a file without any quote, CR, blank line or BOM whose every line has as many fields
+as the header (counted over the whole file) is read by Polars' CSV reader in one pass; any
+other file goes through ``lcr.cdrs.lines`` line by line, so a malformed line is still reported
+with its number and quarantined verbatim. Both give the same batch.
+
 Parquet: the same column names; times may be ISO strings, epoch seconds (integers) or
 datetimes (naive = UTC); ``line`` is the row number, 1-based.
 """
@@ -12,6 +17,8 @@ datetimes (naive = UTC); ``line`` is the row number, 1-based.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,11 +40,65 @@ def _missing(file: str, found: list[str]) -> None:
         )
 
 
+def _plain_text(data: bytes, file: str) -> pl.DataFrame | None:
+    """The body's text columns (``line``, ``raw`` null, ``nfields``, ``TEXT_COLUMNS``) when the
+    file is plain: no quote, CR, NUL, blank line or BOM, and every line as many fields as the
+    header. None otherwise (the line-by-line reader then takes it)."""
+    if not data or data.startswith((b"\n", b"\xef\xbb\xbf")) or any(
+        c in data for c in (b'"', b"\r", b"\n\n", b"\x00")
+    ):
+        return None
+    first = data[: data.find(b"\n")] if b"\n" in data else data
+    header = [h.strip().lower() for h in first.decode("utf-8", errors="replace").split(",")]
+    if not first.strip() or len(set(header)) != len(header):
+        return None
+    _missing(file, header)
+    try:
+        text = pl.read_csv(
+            io.BytesIO(data), has_header=True, new_columns=header, infer_schema=False, quote_char=None,
+            empty_string_is_null=False, encoding="utf8",
+        )
+    except (pl.exceptions.PolarsError, ValueError):  # a line with more fields, invalid UTF-8
+        return None
+    rows = data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
+    # no line has more fields than the header (Polars raised), so equal totals mean none has fewer
+    if text.height != rows or data.count(b",") != (rows + 1) * (len(header) - 1):
+        return None
+    return text.select(
+        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("line"),
+        pl.lit(None, pl.String).alias("raw"),
+        pl.lit(len(header), pl.UInt32).alias("nfields"),
+        *TEXT_COLUMNS,
+    )
+
+
+def _with_raw(batch: CdrBatch, data: bytes) -> CdrBatch:
+    """The problems of a plain file with their lines as read (``raw``)."""
+    if not batch.problems:
+        return batch
+    lines = data.split(b"\n")
+    problems = tuple(
+        dataclasses.replace(p, raw=lines[p.line - 1].decode("utf-8")) if p.line is not None else p
+        for p in batch.problems
+    )
+    return dataclasses.replace(batch, problems=problems)
+
+
 def read_canonical_csv(
     path: Path, *, carrier_aliases: Mapping[str, str], customer_aliases: Mapping[str, str]
 ) -> CdrBatch:
     file = str(path)
-    lines = read_lines(path)
+    data = path.read_bytes()
+    plain = _plain_text(data, file)
+    if plain is not None:
+        if plain.height == 0:
+            return CdrBatch(empty_frame(), (), file)
+        batch = normalise(
+            plain, file=file, source_names=SAME_NAMES, local_tz="UTC",
+            carrier_aliases=carrier_aliases, customer_aliases=customer_aliases,
+        )
+        return _with_raw(batch, data)
+    lines = read_lines(path, data)
     if lines.height == 0:
         raise CdrRejected(f"{file}: empty file, a canonical CDR file starts with its header row")
     header = [h.strip().lower() for h in next(csv.reader([lines["raw"][0]]))]

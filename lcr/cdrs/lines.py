@@ -17,9 +17,10 @@ from pathlib import Path
 import polars as pl
 
 
-def read_lines(path: Path) -> pl.DataFrame:
-    """``line`` (Int64, 1-based) and ``raw`` (String) of every non-blank line."""
-    data = path.read_bytes()
+def read_lines(path: Path, data: bytes | None = None) -> pl.DataFrame:
+    """``line`` (Int64, 1-based) and ``raw`` (String) of every non-blank line (of ``data``, the
+    file's bytes, when the caller has read them already)."""
+    data = path.read_bytes() if data is None else data
     expected = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     raw: pl.Series | None = None
     try:  # Polars' reader, one column per line (keeps blank lines as nulls, drops BOM and CR)

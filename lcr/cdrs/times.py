@@ -7,8 +7,9 @@ autumn clock change) is taken as the earlier instant; one that never occurs (spr
 invalid. Fractions of a second are dropped (CDR times are whole seconds). An empty cell gives
 null, and so does an invalid one: the caller tells them apart.
 
-Speed: the usual ``YYYY-MM-DDTHH:MM:SS`` + suffix shape is parsed with fixed slices; only the
-other cells (no seconds, stray spaces, invalid) go through the full regular expression.
+Speed: cells of the canonical shape ``YYYY-MM-DDTHH:MM:SSZ`` are parsed with that one format;
+the other cells with a suffix (offset, fraction) with fixed slices; only the rest (no seconds,
+stray spaces, invalid) go through the full regular expression.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _FULL = (
 )
 _TAIL = r"^(?:[.,]\d+)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$"
 _UTC_NAMES = ("UTC", "Z", "ETC/UTC", "GMT")
+_ZULU = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 _TAIL_RE = re.compile(_TAIL)
 
 
@@ -51,6 +53,22 @@ def _epoch(naive: str, tz: str, local_tz: str, zones: list[str]) -> pl.Expr:
 
 def parse_instants(text: pl.Series, local_tz: str = "UTC") -> pl.Series:
     """Epoch seconds (Int64) of each ISO 8601 date-time in ``text`` (null: empty or invalid)."""
+    text = text.cast(pl.String)
+    s = pl.col("s")
+    zulu = pl.DataFrame({"s": text}).select(
+        ok=s.str.contains(_ZULU).fill_null(False),
+        epoch=s.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", strict=False, time_unit="us", cache=False).dt.epoch("s"),
+        empty=s.is_null() | (s == ""),
+    )
+    rest = (~zulu["ok"] & ~zulu["empty"]).arg_true()
+    if rest.len() == 0:
+        return zulu["epoch"].alias(text.name)
+    epoch = zulu.select(pl.when("ok").then("epoch")).to_series()
+    return epoch.scatter(rest, _parse_shapes(text.gather(rest), local_tz)).alias(text.name)
+
+
+def _parse_shapes(text: pl.Series, local_tz: str) -> pl.Series:
+    """``parse_instants`` for cells of any accepted shape."""
     s = pl.col("s")
     fast = (
         pl.DataFrame({"s": text.cast(pl.String)})

@@ -197,3 +197,43 @@ def test_asterisk_carrier(tmp_path: Path, dstchannel: str, lastdata: str, carrie
     batch = read_cdrs(write(tmp_path, "Master.csv", line), format="asterisk")
     assert batch.problems == ()
     assert batch.frame["carrier"].to_list() == [carrier]
+
+
+BAD = "c5,globex,acme,1,4915,2026-11-03T10:00:00Z,,,x,ANSWERED\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        (HEADER + GOOD + BAD + GOOD.replace("c1", "c3") + GOOD, True),  # a bad value, a repeated call_id
+        (HEADER + GOOD + GOOD.replace("c1", "c2").rstrip("\n"), True),  # no newline at the end
+        ("Disposition , BILLSEC,end_time,answer_time,start_time,dst,src,carrier,customer,call_id,extra\n"
+         "ANSWERED,5,,,2026-11-03T10:00:00Z,4915,1,acme,globex,c9,x\n", True),  # any order, case, extra column
+        (HEADER, True),  # no calls
+        (HEADER + "c1,globex,acme,1,,2026-11-03T10:00:00Z,,,0,BUSY\n", True),  # an empty cell
+        (HEADER + GOOD + "c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,0\n" + GOOD, False),  # 9 fields
+        (HEADER + GOOD + "c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,0,BUSY,\n", False),  # 11 fields
+        (HEADER + "c2,globex,acme,1,4915,2026-11-03T10:00:00Z,,,0\n"
+         + "c3,globex,acme,1,4915,2026-11-03T10:00:00Z,,,0,BUSY,\n", False),  # 9 + 11: the field count adds up
+        (HEADER + GOOD + "\n" + GOOD.replace("c1", "c2"), False),  # a blank line
+        (HEADER + GOOD + "   \n" + GOOD.replace("c1", "c2"), False),  # a line of spaces
+        (HEADER.replace("\n", "\r\n") + GOOD.replace("\n", "\r\n"), False),  # CR LF
+        (HEADER + '"c,1",globex,acme,1,4915,2026-11-03T10:00:00Z,,,0,BUSY\n', False),  # quotes
+        ("\ufeff" + HEADER + GOOD, False),  # a byte order mark
+    ],
+)
+def test_plain_and_line_by_line_readers_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, plain: bool
+) -> None:
+    from lcr.cdrs import canonical
+
+    p = tmp_path / "cdrs.csv"
+    p.write_bytes(text.encode())
+    assert (canonical._plain_text(p.read_bytes(), str(p)) is not None) == plain
+    fast = read_cdrs(p)
+    monkeypatch.setattr(canonical, "_plain_text", lambda data, file: None)
+    slow = read_cdrs(p)
+    assert fast.frame.equals(slow.frame)
+    assert fast.problems == slow.problems  # with the same raw lines
+    assert fast.warnings == slow.warnings
+    assert all(problem.raw for problem in fast.problems)

@@ -1,0 +1,146 @@
+"""Compiled decks kept in the store (``lcr.store.deck_cache``), on both databases: a fresh
+process rates from them without compiling, and any deck import or owner change, or a row
+written by other code, makes the next import compile afresh."""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import fields
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, func, select, update
+
+import lcr.store.cdrs as store_cdrs
+from lcr.model import Carrier, Customer, Gateway, OwnerKind
+from lcr.rating.deck import CompiledDeck, compile_deck
+from lcr.store import deck_cache
+from lcr.store.cdrs import import_cdr_file
+from lcr.store.db import writing
+from lcr.store.imports import import_deck
+from lcr.store.parties import add_carrier, add_customer
+from lcr.store.schema import compiled_decks
+from tests.world import load_sample_world
+
+HEADER = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+CALL = "globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"  # 0.06/min, 60/1: 60,000
+
+
+@pytest.fixture
+def world(engine):  # type: ignore[no-untyped-def]
+    load_sample_world(engine)
+    return engine
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the decks compiled; every import starts as a fresh process would (no decks in memory)."""
+    count: list[int] = []
+
+    def counting(rates: pl.DataFrame) -> CompiledDeck:
+        count.append(rates.height)
+        return compile_deck(rates)
+
+    monkeypatch.setattr(store_cdrs, "compile_deck", counting)
+    store_cdrs._DECKS.clear()
+    return count
+
+
+def fresh_import(engine: Engine, path: Path) -> dict[str, int]:
+    store_cdrs._DECKS.clear()  # a new CLI process
+    return import_cdr_file(engine, path).charged
+
+
+def calls(tmp_path: Path, *ids: str) -> list[Path]:
+    out = []
+    for i in ids:
+        (tmp_path / f"{i}.csv").write_text(HEADER + f"{i}," + CALL)
+        out.append(tmp_path / f"{i}.csv")
+    return out
+
+
+def saved_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(compiled_decks)).scalar_one())
+
+
+def test_a_fresh_process_rates_from_the_saved_decks(world, tmp_path: Path, compiles: list[int]) -> None:  # type: ignore[no-untyped-def]
+    a, b = calls(tmp_path, "s-1", "s-2")
+    assert fresh_import(world, a) == {"globex": 60_000}
+    assert len(compiles) == 2 and saved_rows(world) == 1  # sell and buy compiled once, saved
+    assert fresh_import(world, b) == {"globex": 60_000}
+    assert len(compiles) == 2  # read back, not compiled
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "deck",  # a customer deck import: the new rate must be used
+        "carrier",  # a new carrier (owner names are joined into the decks)
+        "customer",  # a new customer
+    ],
+)
+def test_a_deck_or_owner_change_compiles_afresh(world, tmp_path: Path, compiles: list[int], change: str) -> None:  # type: ignore[no-untyped-def]
+    a, b = calls(tmp_path, "v-1", "v-2")
+    assert fresh_import(world, a) == {"globex": 60_000}
+    if change == "deck":
+        deck = tmp_path / "globex_delta.csv"
+        deck.write_text("prefix,destination,rate,effective_date,first_interval,next_interval\n"
+                        "4915,Germany Mobile,0.1200,2026-11-02,60,1\n")
+        import_deck(world, deck, kind=OwnerKind.CUSTOMER, owner="globex", mode="delta")
+    with writing(world) as conn:
+        if change == "carrier":
+            add_carrier(conn, Carrier("zephyr", (Gateway("192.0.2.99", 5060),)))
+        if change == "customer":
+            add_customer(conn, Customer("initech"))
+    assert fresh_import(world, b) == {"globex": 120_000 if change == "deck" else 60_000}
+    assert len(compiles) == 4  # compiled again after the change
+    assert saved_rows(world) == 1  # the older row is gone
+
+
+def test_a_row_written_by_other_code_is_ignored(world, tmp_path: Path, compiles: list[int]) -> None:  # type: ignore[no-untyped-def]
+    a, b = calls(tmp_path, "t-1", "t-2")
+    fresh_import(world, a)
+    with world.begin() as conn:
+        blob = bytes(conn.execute(select(compiled_decks.c.data)).scalar_one())
+        (size,) = struct.unpack_from("<Q", blob)
+        header = json.loads(blob[8:8 + size])
+        header["tag"] = "0" * 64  # as if compile_deck had changed since
+        head = json.dumps(header).encode()
+        conn.execute(update(compiled_decks).values(data=struct.pack("<Q", len(head)) + head + blob[8 + size:]))
+    assert fresh_import(world, b) == {"globex": 60_000}
+    assert len(compiles) == 4
+
+
+def test_blob_round_trip_keeps_every_field() -> None:
+    rates = pl.DataFrame(
+        {"owner": ["acme", "acme", "borealis"], "prefix": ["49", "4915", "1"], "destination": ["DE", "DE mob", "US"],
+         "rate": [10_000, 60_000, 5_000], "effective_from": [0, 0, 100], "effective_to": [None, 50, None],
+         "blocked": [False, False, True], "first_interval": [1, 60, 6], "next_interval": [1, 1, 6],
+         "connect_fee": [0, 10_000, 0]},
+    )
+    deck = compile_deck(rates)
+    back = deck_cache.decode(deck_cache.encode({"sell": deck, "buy": deck}))
+    assert back is not None
+    for f in fields(CompiledDeck):
+        mine, theirs = getattr(deck, f.name), getattr(back["buy"], f.name)
+        if isinstance(mine, (pl.DataFrame, pl.Series)):
+            assert mine.equals(theirs), f.name
+            assert mine.dtypes == theirs.dtypes if isinstance(mine, pl.DataFrame) else mine.dtype == theirs.dtype
+        else:
+            assert mine == theirs, f.name
+    assert deck_cache.decode(b"not a blob") is None
+
+
+def test_migrations_give_the_schema_of_schema_py(engine) -> None:  # type: ignore[no-untyped-def]
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from lcr.store.schema import metadata
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    ours = [d for d in diff if any(name in repr(d) for name in ("compiled_decks", "'cdrs'", "ix_cdrs"))]
+    assert ours == []
