@@ -143,6 +143,8 @@ class RouterService:
             with self._lock:
                 self.version, self.inputs, self._current, self._next = version, inputs, snap, None
                 self.credit_version = credit
+            del base, inputs
+            _trim()  # the old inputs and the read's buffers are garbage now
             self.reloads += 1
             reloaded = True
             self.last_reload_seconds = time.perf_counter() - t0

@@ -74,6 +74,7 @@ def check(
             cdrs, compile_deck(sell, ranked=ranked), compile_deck(buy, ranked=ranked), tech_prefixes=tech
         )
     assert got.columns == [*cdrs.columns, *OUTPUT_COLUMNS]
+    assert got.schema == {**cdrs.schema, **OUTPUT_COLUMNS}
     assert got.select(cdrs.columns).equals(cdrs)  # CDRs unchanged, same order
     assert got.select(list(OUTPUT_COLUMNS)).to_dicts() == expected(cdrs, sell, buy, tech or {})
 
