@@ -94,15 +94,13 @@ def _advance_carriers(
     for k in [k for k in union if _under(str(k)[1:], changed, lengths)]:
         blocked.pop(union.pop(k)[3], None)
     base = max(old.blocked.keys() | {e[3] for e in old.union.values()}, default=-1) + 1
-    added = False
     for k, entry in part.union.items():
         if _under(str(k)[1:], changed, lengths):
             uid = base + entry[3]
             union[k] = _with_uid(entry, uid)
             if entry[3] in part.blocked:
                 blocked[uid] = part.blocked[entry[3]]
-            added = True
-    if added or len(union) != len(old.union) or union.keys() != old.union.keys():
+    if union.keys() != old.union.keys():  # prefixes came or went: the start lengths may differ
         prefixes = [str(k)[1:] for k in union]
         start, max_len = start_lengths(prefixes), max(map(len, prefixes), default=0)
     else:
