@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,16 +29,11 @@ import urllib.request
 from pathlib import Path
 
 from bench.cdr_import import load_world
+from bench.http.run import free_port
 from bench.scratch import scratch_store
 from bench.world import make_world
 
 SETTLE = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def status(pid: int) -> dict[str, float]:

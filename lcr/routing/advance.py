@@ -93,7 +93,7 @@ def _advance_carriers(
     blocked = dict(old.blocked)
     for k in [k for k in union if _under(str(k)[1:], changed, lengths)]:
         blocked.pop(union.pop(k)[3], None)
-    base = max(old.blocked.keys() | {e[3] for e in old.union.values()}, default=-1) + 1
+    base = max((e[3] for e in old.union.values()), default=-1) + 1  # blocked lists are keyed by these uids
     for k, entry in part.union.items():
         if _under(str(k)[1:], changed, lengths):
             uid = base + entry[3]

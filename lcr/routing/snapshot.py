@@ -198,19 +198,27 @@ class Snapshot:
 
     def lookup(self, number: str, customer: str | None = None) -> RouteAnswer:
         """Routes for ``number`` (as received), least cost first. See the module docstring."""
-        # Normalisation is ``number.normalise`` inlined (a function call is a tenth of a lookup).
         if customer is None:
-            n = number
-            lead = n[:1]
-            if lead == "+":
-                n = n[1:]
-            elif lead == "0":
-                if n[:2] == "00":
-                    n = n[2:]
-                elif n[:3] == "011":
-                    n = n[3:]
-            if not (n.isdigit() and n.isascii()) or len(n) > MAX_DIGITS:
-                normalise(number)  # raises MalformedNumber
+            tech = ""
+        else:
+            cust = self._customers.get(customer)
+            if cust is None:
+                raise NotFound(f"no customer {customer!r}")
+            tech, sell_get, starts = cust
+        # Normalisation is ``number.normalise`` inlined (a function call is a tenth of a lookup).
+        n = number[len(tech) :] if tech and number.startswith(tech) else number
+        lead = n[:1]
+        if lead == "+":
+            n = n[1:]
+        elif lead == "0":
+            if n[:2] == "00":
+                n = n[2:]
+            elif n[:3] == "011":
+                n = n[3:]
+        if not (n.isdigit() and n.isascii()) or len(n) > MAX_DIGITS:
+            normalise(number, tech)  # raises MalformedNumber
+
+        if customer is None:
             # longest union prefix: probe key(n[:L]) for L from the head's start length down
             head = n[: self._start(n[:HEAD], _SHORT)]
             v = int(head) + _POW[len(head)]
@@ -224,21 +232,6 @@ class Snapshot:
                 v //= 10
             raise NoRoute(f"no carrier covers {n}")
 
-        cust = self._customers.get(customer)
-        if cust is None:
-            raise NotFound(f"no customer {customer!r}")
-        tech, sell_get, starts = cust
-        n = number[len(tech) :] if tech and number.startswith(tech) else number
-        lead = n[:1]
-        if lead == "+":
-            n = n[1:]
-        elif lead == "0":
-            if n[:2] == "00":
-                n = n[2:]
-            elif n[:3] == "011":
-                n = n[3:]
-        if not (n.isdigit() and n.isascii()) or len(n) > MAX_DIGITS:
-            normalise(number, tech)  # raises MalformedNumber
         # one integer for both probes, cut to the sell deck's and the union's start lengths
         width, sell_len, union_len = starts(n[:HEAD], _SHORTS)
         head = n[:width]

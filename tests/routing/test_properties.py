@@ -124,6 +124,22 @@ def test_snapshot_equals_reference(world_pool, data, customer, at, later):
             assert order == sorted(order)  # least cost first, ties by carrier name
 
 
+def assert_same_snapshot(patched, fresh, dialled) -> None:
+    """A patched snapshot holds the tables of a fresh build (entry ids aside) and explains alike."""
+    assert (patched.at, patched.valid_until) == (fresh.at, fresh.valid_until)
+    a, f = patched.tables, fresh.tables
+    assert {k: e[:3] for k, e in a.union.items()} == {k: e[:3] for k, e in f.union.items()}
+    assert (a.start, a.max_len) == (f.start, f.max_len)
+    assert {k: a.blocked.get(e[3]) for k, e in a.union.items()} == {k: f.blocked.get(e[3]) for k, e in f.union.items()}
+    for name, table in fresh.sell_tables.items():
+        mine = patched.sell_tables[name]
+        assert (mine.codes, mine.start, mine.max_len) == (table.codes, table.start, table.max_len)
+    for number in dialled:
+        for customer in (None, "x", "y"):
+            assert outcome(lambda n=number, c=customer: patched.explain(n, c)) == outcome(
+                lambda n=number, c=customer: fresh.explain(n, c)), (number, customer)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds(), st.data(), st.sampled_from(INSTANTS) | st.integers(-15, 50), st.integers(0, 60))
 def test_advanced_snapshot_equals_a_fresh_build(world_pool, data, at, later):
@@ -132,18 +148,7 @@ def test_advanced_snapshot_equals_a_fresh_build(world_pool, data, at, later):
     t = at + later
     advanced = advance_snapshot(build_snapshot(world, at), world, t)
     fresh = build_snapshot(world, t)
-    assert (advanced.at, advanced.valid_until) == (fresh.at, fresh.valid_until)
-    a, f = advanced.tables, fresh.tables
-    assert {k: e[:3] for k, e in a.union.items()} == {k: e[:3] for k, e in f.union.items()}
-    assert (a.start, a.max_len) == (f.start, f.max_len)
-    assert {k: a.blocked.get(e[3]) for k, e in a.union.items()} == {k: f.blocked.get(e[3]) for k, e in f.union.items()}
-    for name, table in fresh.sell_tables.items():
-        mine = advanced.sell_tables[name]
-        assert (mine.codes, mine.start, mine.max_len) == (table.codes, table.start, table.max_len)
-    for number in data.draw(st.lists(numbers(pool), min_size=1, max_size=8)):
-        for customer in (None, "x", "y"):
-            assert outcome(lambda n=number, c=customer: advanced.explain(n, c)) == outcome(
-                lambda n=number, c=customer: fresh.explain(n, c)), (number, customer)
+    assert_same_snapshot(advanced, fresh, data.draw(st.lists(numbers(pool), min_size=1, max_size=8)))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -167,17 +172,7 @@ def test_reloaded_snapshot_equals_a_fresh_build(world_pool, data, at, later):
     reloaded = reload_snapshot(build_snapshot(world, at), world, after, t)
     fresh = build_snapshot(after, t)
     assert reloaded is not None
-    assert (reloaded.at, reloaded.valid_until) == (fresh.at, fresh.valid_until)
-    a, f = reloaded.tables, fresh.tables
-    assert {k: e[:3] for k, e in a.union.items()} == {k: e[:3] for k, e in f.union.items()}
-    assert (a.start, a.max_len) == (f.start, f.max_len)
-    for name, table in fresh.sell_tables.items():
-        mine = reloaded.sell_tables[name]
-        assert (mine.codes, mine.start, mine.max_len) == (table.codes, table.start, table.max_len)
-    for number in data.draw(st.lists(numbers(pool), min_size=1, max_size=8)):
-        for customer in (None, "x", "y"):
-            assert outcome(lambda n=number, c=customer: reloaded.explain(n, c)) == outcome(
-                lambda n=number, c=customer: fresh.explain(n, c)), (number, customer)
+    assert_same_snapshot(reloaded, fresh, data.draw(st.lists(numbers(pool), min_size=1, max_size=8)))
 
 
 def test_reload_with_other_parties_is_a_full_build() -> None:
