@@ -153,7 +153,7 @@ class RouterService:
         current, now = self._current, self.clock()
         until = current.valid_until
         if until is not None and now >= until and (self._next is None or self._next.at != until):
-            # behind: the switch instant passed with nothing built for it; build for now, skipping
+            # behind: the switch instant passed with nothing prepared for it; patch to now, skipping
             # any instants in between (their snapshots would be stale before they were done)
             snap = self._advance(current, int(now))
             with self._lock:

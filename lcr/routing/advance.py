@@ -30,6 +30,8 @@ from lcr.routing.compile import (
     SellTable,
     compile_carriers,
     compile_sell,
+    key,
+    prefix_of,
     start_lengths,
 )
 from lcr.routing.inputs import RATE_SCHEMA, RoutingInputs, next_change, rate_columns
@@ -91,20 +93,17 @@ def _advance_carriers(
     )
     union = dict(old.union)
     blocked = dict(old.blocked)
-    for k in [k for k in union if _under(str(k)[1:], changed, lengths)]:
+    for k in [k for k in union if _under(prefix_of(k), changed, lengths)]:
         blocked.pop(union.pop(k)[3], None)
     base = max((e[3] for e in old.union.values()), default=-1) + 1  # blocked lists are keyed by these uids
     for k, entry in part.union.items():
-        if _under(str(k)[1:], changed, lengths):
+        if _under(prefix_of(k), changed, lengths):
             uid = base + entry[3]
             union[k] = _with_uid(entry, uid)
             if entry[3] in part.blocked:
                 blocked[uid] = part.blocked[entry[3]]
-    if union.keys() != old.union.keys():  # prefixes came or went: the start lengths may differ
-        prefixes = [str(k)[1:] for k in union]
-        start, max_len = start_lengths(prefixes), max(map(len, prefixes), default=0)
-    else:
-        start, max_len = old.start, old.max_len
+    # prefixes came or went: the start lengths may differ
+    start, max_len = _starts(union) if union.keys() != old.union.keys() else (old.start, old.max_len)
     return CarrierTables(
         carriers=old.carriers,
         union=union,
@@ -113,6 +112,12 @@ def _advance_carriers(
         blocked=blocked,
         distinct_lists=len({id(e[0]) for e in union.values()}),
     )
+
+
+def _starts(table: Mapping[int, object]) -> tuple[dict[str, int], int]:
+    """(start lengths, longest prefix) of a table keyed by ``key(prefix)``."""
+    prefixes = [prefix_of(k) for k in table]
+    return start_lengths(prefixes), max(map(len, prefixes), default=0)
 
 
 def _with_uid(entry: Entry, uid: int) -> Entry:
@@ -128,12 +133,10 @@ def _advance_sell(old: SellTable, frame: pl.DataFrame | None, at: int, t: int, e
     part = compile_sell(old.customer, rows, t)
     codes = dict(old.codes)
     for prefix in changed:
-        codes.pop(int(prefix) + 10 ** len(prefix), None)
+        codes.pop(key(prefix), None)
     codes.update(part.codes)
-    if codes.keys() == old.codes.keys():
-        return SellTable(old.customer, codes, old.max_len, old.start, old.factor)
-    prefixes = [str(k)[1:] for k in codes]
-    return SellTable(old.customer, codes, max(map(len, prefixes), default=0), start_lengths(prefixes), old.factor)
+    start, max_len = _starts(codes) if codes.keys() != old.codes.keys() else (old.start, old.max_len)
+    return SellTable(old.customer, codes, max_len, start, old.factor)
 
 
 def advance_snapshot(snapshot: Snapshot, inputs: RoutingInputs, t: int) -> Snapshot:

@@ -78,6 +78,11 @@ def key(prefix: str) -> int:
     return int(prefix) + 10 ** len(prefix)
 
 
+def prefix_of(k: int) -> str:
+    """The prefix a ``key`` stands for: ``prefix_of(key(p)) == p``."""
+    return str(k)[1:]
+
+
 HEAD = 3
 
 
