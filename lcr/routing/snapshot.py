@@ -13,11 +13,11 @@
 4. with a customer: the margin filter is a cut of that list, ``bisect`` on its rates against the
    sell code's precomputed threshold ``floor(sell * (100 - min_margin) / 100)``.
 
-The answer holds the snapshot's own ``Route`` values (a route's margin is ``answer.margin(route)``),
-so a lookup allocates the normalised number, the cut tuple and the answer tuple, nothing per
-carrier. There is no per-query cache: a memo was tried and removed, as with uniformly random
-numbers it mostly missed, and the long-lived tuples it kept made the cyclic GC's full
-collections (which walk every snapshot object) frequent.
+The answer holds the snapshot's own list and the cut's length (``RouteAnswer.routes`` cuts it
+when read; a route's margin is ``answer.margin(route)``), so a lookup allocates the normalised
+number and the answer tuple, and touches no ``Route``. There is no per-query cache: a memo was
+tried and removed, as with uniformly random numbers it mostly missed, and the long-lived tuples
+it kept made the cyclic GC's full collections (which walk every snapshot object) frequent.
 
 Error order: unknown customer ``NotFound`` (its tech prefix is needed to read the number), then
 ``MalformedNumber`` 400, ``NoRoute`` 404 (the customer's deck does not cover the number),
@@ -227,7 +227,7 @@ class Snapshot:
                 entry = get(v)
                 if entry is not None:
                     if entry[0]:
-                        return _tuple_new(RouteAnswer, (n, None, entry[2], None, entry[0], None, None))
+                        return _tuple_new(RouteAnswer, (n, None, entry[2], None, entry[0], None, None, None))
                     break
                 v //= 10
             raise NoRoute(f"no carrier covers {n}")
@@ -263,7 +263,7 @@ class Snapshot:
         k = bisect_right(entry[1], limit)
         if not k:
             raise NoRoute(f"no carrier for {n} within the margin of customer {customer!r}")
-        return _tuple_new(RouteAnswer, (n, prefix, destination, sell_rate, entry[0][:k], None, None))
+        return _tuple_new(RouteAnswer, (n, prefix, destination, sell_rate, entry[0], k, None, None))
 
     # -- the slow path: why -----------------------------------------------------------------
 
@@ -325,13 +325,14 @@ class Snapshot:
         if answer is not None:
             return answer._replace(explanation=explanation)
         if table is None:
-            return RouteAnswer(n, None, destination or None, None, (), explanation, refusal)
+            return RouteAnswer(n, None, destination or None, None, (), None, explanation, refusal)
         return RouteAnswer(
             n,
             sell[0] if sell else None,
             sell[1] if sell else None,
             sell[2] if sell else None,
             (),
+            None,
             explanation,
             refusal,
         )

@@ -152,6 +152,20 @@ def test_answer_fields(snapshot):
     assert without.explanation is None and without.refusal is None
 
 
+def test_margin_cut_shares_the_compiled_list(snapshot):
+    # 4930123: acme's margin keeps alpha (40,000) and drops charlie (500,000)
+    cut = snapshot.lookup("4930123", "acme")
+    whole = snapshot.lookup("4930123")
+    assert cut.listed is whole.listed  # the snapshot's own list, not a copy
+    assert [r.carrier for r in whole.routes] == ["alpha", "charlie"]
+    assert [r.carrier for r in cut.routes] == ["alpha"] and cut.kept == 1
+    # answers compare by meaning: the same routes held as a cut or as a whole tuple are equal
+    same = cut._replace(listed=cut.routes, kept=None)
+    assert same == cut and hash(same) == hash(cut)
+    assert cut._replace(kept=2) != cut  # charlie kept too: another answer
+    assert cut != tuple(cut)  # never equal to a plain tuple of the same fields
+
+
 def test_credit_is_checked_only_when_refused(snapshot):
     # acme: balance -5 + limit 10 = 5 available; a missing customer is unlimited (loose)
     assert snapshot.lookup("442079460000", "acme").routes
