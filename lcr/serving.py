@@ -36,7 +36,7 @@ from lcr.routing.advance import advance_snapshot, reload_snapshot
 from lcr.routing.inputs import RoutingInputs
 from lcr.store.db import NOTIFY_CHANNEL, store_version
 from lcr.store.ledger import credit_states, credit_version
-from lcr.store.world import load_inputs
+from lcr.store.world import StoreRead, read_world, reread_world
 
 log = logging.getLogger("lcr.serving")
 
@@ -62,7 +62,8 @@ class RouterService:
         self.last_reload_seconds = 0.0
         with engine.connect() as conn:
             self.credit_version = credit_version(conn)
-        self.version, self.inputs = load_inputs(engine)
+        self._read: StoreRead = read_world(engine)
+        self.version, self.inputs = self._read.version, self._read.inputs
         self._current = self._build(self.inputs, int(self.clock()))
         self._next: Snapshot | None = None
 
@@ -130,7 +131,8 @@ class RouterService:
             t0 = time.perf_counter()
             with self.engine.connect() as conn:
                 credit = credit_version(conn)
-            version, inputs = load_inputs(self.engine)
+            read = reread_world(self.engine, self._read)  # only the owners with a new deck import
+            version, inputs = read.version, read.inputs
             loaded = time.perf_counter()
             at, base = int(self.clock()), self._current
             # a deck import: patch the codes it changed; new or changed parties: build afresh
@@ -142,14 +144,15 @@ class RouterService:
                 gc.freeze()
             with self._lock:
                 self.version, self.inputs, self._current, self._next = version, inputs, snap, None
+                self._read = read
                 self.credit_version = credit
-            del base, inputs
+            del base, inputs, read
             _trim()  # the old inputs and the read's buffers are garbage now
             self.reloads += 1
             reloaded = True
             self.last_reload_seconds = time.perf_counter() - t0
-            log.info("router reloaded: store version %s, read in %.2f s, %s in %.2f s", version, loaded - t0, how,
-                     time.perf_counter() - loaded)
+            log.info("router reloaded: store version %s, %s owners' rates read in %.2f s, %s in %.2f s", version,
+                     self._read.owners, loaded - t0, how, time.perf_counter() - loaded)
         current, now = self._current, self.clock()
         until = current.valid_until
         if until is not None and now >= until and (self._next is None or self._next.at != until):
