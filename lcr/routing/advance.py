@@ -8,8 +8,10 @@ with a version boundary in ``(at, t]`` (a version starting or ending) can answer
   it can change only if P starts with a changed code C. Those lists are recompiled from the rows
   whose prefix starts with some C or is a proper prefix of some C (every code a prefix of such a
   P), with the same vectorised compiler; every other list is shared with the old snapshot;
-- customers: a sell code's entry depends only on its own versions, so only changed codes are
-  recompiled, in the customers whose decks changed.
+- customers: a sell code's entry depends on its own versions, so only changed codes are
+  recompiled, in the customers whose decks changed; and on the union entry it carries
+  (``compile.sell_hint``), so the codes at union prefixes that were recompiled, came, went or
+  stopped or started being leaves take the new entry.
 
 The new snapshot shares all unchanged entries (dicts are copied, their values are not): the
 memory of a timed switch is a fraction of a snapshot's, and it takes milliseconds to seconds
@@ -30,8 +32,10 @@ from lcr.routing.compile import (
     SellTable,
     compile_carriers,
     compile_sell,
+    inner_keys,
     key,
     prefix_of,
+    sell_hint,
     start_lengths,
 )
 from lcr.routing.inputs import RATE_SCHEMA, RoutingInputs, next_change, rate_columns
@@ -73,7 +77,8 @@ def _related(frame: pl.DataFrame, changed: set[str]) -> pl.DataFrame:
 
 def _advance_carriers(
     old: CarrierTables, inputs: RoutingInputs, at: int, t: int, before: RoutingInputs | None
-) -> CarrierTables:
+) -> tuple[CarrierTables, set[int]]:
+    """The patched tables, and the keys whose sell hints may differ (``compile.sell_hint``)."""
     names = {c.name for c in old.carriers}
     changed: set[str] = set()
     for name, frame in inputs.carrier_rates.items():
@@ -83,7 +88,7 @@ def _advance_carriers(
         for name in names:
             changed |= differing_prefixes(before.carrier_rates.get(name), inputs.carrier_rates.get(name))
     if not changed:
-        return old
+        return old, set()
     lengths = sorted({len(c) for c in changed})
     part = compile_carriers(
         old.carriers,
@@ -93,8 +98,10 @@ def _advance_carriers(
     )
     union = dict(old.union)
     blocked = dict(old.blocked)
-    for k in [k for k in union if _under(prefix_of(k), changed, lengths)]:
+    touched = [k for k in union if _under(prefix_of(k), changed, lengths)]
+    for k in touched:
         blocked.pop(union.pop(k)[3], None)
+    touched += part.union.keys()
     base = max((e[3] for e in old.union.values()), default=-1) + 1  # blocked lists are keyed by these uids
     for k, entry in part.union.items():
         if _under(prefix_of(k), changed, lengths):
@@ -102,16 +109,22 @@ def _advance_carriers(
             union[k] = _with_uid(entry, uid)
             if entry[3] in part.blocked:
                 blocked[uid] = part.blocked[entry[3]]
-    # prefixes came or went: the start lengths may differ
-    start, max_len = _starts(union) if union.keys() != old.union.keys() else (old.start, old.max_len)
-    return CarrierTables(
+    # prefixes came or went: the start lengths and the leaves may differ
+    start, max_len, inner = old.start, old.max_len, old.inner
+    if union.keys() != old.union.keys():
+        prefixes = list(map(prefix_of, union))
+        start, max_len = start_lengths(prefixes), max(map(len, prefixes), default=0)
+        inner = inner_keys(prefixes)
+    tables = CarrierTables(
         carriers=old.carriers,
         union=union,
         max_len=max_len,
         start=start,
         blocked=blocked,
         distinct_lists=len({id(e[0]) for e in union.values()}),
+        inner=inner,
     )
+    return tables, {*touched, *(inner ^ old.inner)}
 
 
 def _starts(table: Mapping[int, object]) -> tuple[dict[str, int], int]:
@@ -124,14 +137,24 @@ def _with_uid(entry: Entry, uid: int) -> Entry:
     return (entry[0], entry[1], entry[2], uid)
 
 
-def _advance_sell(old: SellTable, frame: pl.DataFrame | None, at: int, t: int, edited: set[str]) -> SellTable:
-    """``edited``: prefixes whose versions differ from those the table was built from."""
+def _advance_sell(
+    old: SellTable, frame: pl.DataFrame | None, at: int, t: int, edited: set[str], carriers: CarrierTables,
+    hinted: set[int],
+) -> SellTable:
+    """``edited``: prefixes whose versions differ from those the table was built from; ``carriers``:
+    the patched carrier tables; ``hinted``: the keys whose sell hints may have changed."""
     changed = edited if frame is None else edited | changed_prefixes(frame, at, t)
-    if not changed:
+    stale = [k for k in hinted if k in old.codes]
+    if not changed and not stale:
         return old
-    rows = None if frame is None else frame.filter(pl.col("prefix").is_in(pl.Series(sorted(changed), dtype=pl.String)))
-    part = compile_sell(old.customer, rows, t)
     codes = dict(old.codes)
+    for k in stale:
+        code = codes[k]
+        codes[k] = (*code[:5], sell_hint(carriers, k))
+    if not changed:
+        return SellTable(old.customer, codes, old.max_len, old.start, old.factor)
+    rows = None if frame is None else frame.filter(pl.col("prefix").is_in(pl.Series(sorted(changed), dtype=pl.String)))
+    part = compile_sell(old.customer, rows, t, carriers)
     for prefix in changed:
         codes.pop(key(prefix), None)
     codes.update(part.codes)
@@ -158,7 +181,7 @@ def _patch(snapshot: Snapshot, before: RoutingInputs | None, inputs: RoutingInpu
     at = snapshot.at
     if t < at:
         raise ValueError(f"cannot move a snapshot for {at} back to {t}")
-    carriers = _advance_carriers(snapshot.tables, inputs, at, t, before)
+    carriers, hinted = _advance_carriers(snapshot.tables, inputs, at, t, before)
     sell: Mapping[str, SellTable] = {
         name: _advance_sell(
             table,
@@ -167,6 +190,8 @@ def _patch(snapshot: Snapshot, before: RoutingInputs | None, inputs: RoutingInpu
             t,
             set() if before is None else differing_prefixes(before.customer_rates.get(name),
                                                             inputs.customer_rates.get(name)),
+            carriers,
+            hinted,
         )
         for name, table in snapshot.sell_tables.items()
     }

@@ -22,6 +22,9 @@ lists for every P at once, in Polars:
 
 Customer sell decks compile to one small dict each (``compile_sell``), with the margin
 threshold of every sell code precomputed, so the margin filter is a ``bisect`` at query time.
+A sell code S that is also a union prefix with no union prefix under it (a leaf of the union)
+carries that union entry: a number whose longest sell code is S has S as its longest union
+prefix too, so the lookup skips the union probe (most NANP numbers of an NPANXX sell deck).
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ from lcr.routing.inputs import in_force, rate_columns
 #: A union prefix's compiled list: (routes sorted by rate then carrier name, their rates, the
 #: destination name of the code (first carrier by name holding exactly that prefix), entry id).
 Entry = tuple[tuple[Route, ...], tuple[int, ...], str, int]
-#: A customer sell code: (prefix, destination, sell rate, margin threshold, blocked).
-SellEntry = tuple[str, str, int, int, bool]
+#: A customer sell code: (prefix, destination, sell rate, margin threshold, blocked, the union
+#: entry of the same prefix when it is a leaf of the union, else None: see ``sell_hint``).
+SellEntry = tuple[str, str, int, int, bool, "Entry | None"]
 #: A carrier whose longest code for a union prefix is blocked: (carrier index, prefix, rate).
 BlockedCode = tuple[int, str, int]
 
@@ -58,6 +62,30 @@ class CarrierTables:
     start: dict[str, int]  # see start_lengths()
     blocked: dict[int, tuple[BlockedCode, ...]]  # entry id -> carriers blocked there
     distinct_lists: int  # distinct route lists after interning (statistics)
+    inner: frozenset[int] = frozenset()  # keys of union prefixes with a union prefix under them
+
+
+def sell_hint(tables: CarrierTables, k: int) -> Entry | None:
+    """The union entry a sell code keyed ``k`` carries: the entry of the same prefix if the union
+    has it and nothing under it (then it is every matching number's longest union prefix)."""
+    entry = tables.union.get(k)
+    return None if entry is None or k in tables.inner else entry
+
+
+def inner_keys(prefixes: Sequence[str]) -> frozenset[int]:
+    """Keys of the ``prefixes`` that are a proper prefix of another of them (not leaves)."""
+    frame = pl.DataFrame({"prefix": list(prefixes)}, schema={"prefix": pl.String})
+    above = (
+        frame.lazy()
+        .with_columns(L=pl.int_ranges(1, pl.col("prefix").str.len_chars()))
+        .explode("L")
+        .filter(pl.col("L").is_not_null())
+        .select(pl.col("prefix").str.slice(0, pl.col("L")))
+        .unique()
+        .join(frame.lazy(), on="prefix", how="semi")
+        .collect()
+    )
+    return frozenset(map(key, above["prefix"].to_list()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,27 +336,35 @@ def compile_carriers(
         start=start_lengths(prefixes),
         blocked={uid: tuple(v) for uid, v in blocked_at.items()},
         distinct_lists=len({id(lists[0]) for lists in per_uid}),
+        inner=frozenset(keys[uid] for uid in union["parent"].drop_nulls().unique().to_list()),
     )
 
 
-def compile_sell(customer: Customer, deck: pl.DataFrame | None, at: int, interner: Interner | None = None) -> SellTable:
+def compile_sell(
+    customer: Customer, deck: pl.DataFrame | None, at: int, carriers: CarrierTables, interner: Interner | None = None
+) -> SellTable:
+    """The customer's sell codes in force at ``at``; ``carriers``: the same instant's carrier
+    tables (each code carries ``sell_hint(carriers, code)``)."""
     factor = margin_factor(customer.min_margin)
     if deck is None:
         return SellTable(customer, {}, 0, {}, factor)
     interner = interner or Interner()
     rows = rate_columns(deck).filter(in_force(at)).collect()
     with _no_gc():
-        return _sell_table(customer, rows, factor, interner)
+        return _sell_table(customer, rows, factor, carriers, interner)
 
 
-def _sell_table(customer: Customer, rows: pl.DataFrame, factor: Fraction, interner: Interner) -> SellTable:
+def _sell_table(
+    customer: Customer, rows: pl.DataFrame, factor: Fraction, carriers: CarrierTables, interner: Interner
+) -> SellTable:
     prefixes = interner.strs(rows["prefix"].to_list())
     rates = interner.ints(rows["rate"].to_list())
     limits: dict[int, int] = {}
     for r in set(rates):
         limits[r] = interner.int.setdefault(threshold(r, factor), threshold(r, factor))
-    codes = {
-        k: (p, d, r, limits[r], b)
+    union, inner = carriers.union, carriers.inner
+    codes: dict[int, SellEntry] = {
+        k: (p, d, r, limits[r], b, None if k in inner else union.get(k))
         for k, p, d, r, b in zip(
             interner.keys(prefixes),
             prefixes,

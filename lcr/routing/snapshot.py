@@ -6,10 +6,12 @@
 1. normalise the number (customer tech prefix, one ``+``/``00``/``011``, 1-32 digits);
 2. with a customer: longest match in its sell dict, then the 404 / 403 / 402 checks;
 3. longest match in the union of all carriers' prefixes: one precompiled route list, sorted by
-   rate then carrier name. Both matches probe dicts keyed by ``compile.key(prefix)`` (an int):
-   ``v = key(n[:L])`` with L the longest prefix length under the number's first 3 digits
-   (``compile.start_lengths``; with a customer, one table per customer gives both start
-   lengths), then ``v //= 10`` per step: one probe for most NANP numbers;
+   rate then carrier name (a sell code that is a leaf of the union carries its entry, so with a
+   customer this probe is mostly skipped: ``compile.sell_hint``). Both matches probe dicts
+   keyed by ``compile.key(prefix)`` (an int): ``v = key(n[:L])`` with L the longest prefix
+   length under the number's first 3 digits (``compile.start_lengths``; with a customer, one
+   table per customer gives both start lengths), then ``v //= 10`` per step: one probe for most
+   NANP numbers;
 4. with a customer: the margin filter is a cut of that list, ``bisect`` on its rates against the
    sell code's precomputed threshold ``floor(sell * (100 - min_margin) / 100)``.
 
@@ -245,21 +247,22 @@ class Snapshot:
             s //= 10
         else:
             raise NoRoute(f"{n} is not covered by the deck of customer {customer!r}")
-        prefix, destination, sell_rate, limit, blocked = sell
+        prefix, destination, sell_rate, limit, blocked, entry = sell
         if blocked:
             raise BlockedDestination(f"{prefix} ({destination}) is blocked for customer {customer!r}")
         if customer in self._refused:
             raise InsufficientCredit(f"customer {customer!r} has no credit left")
-        if width > union_len:
-            v //= _POW[width - union_len]
-        get = self._get
-        while v > 1:
-            entry = get(v)
-            if entry is not None:
-                break
-            v //= 10
-        else:
-            entry = _EMPTY
+        if entry is None:  # the sell code is no leaf of the union (see compile.sell_hint): probe it
+            if width > union_len:
+                v //= _POW[width - union_len]
+            get = self._get
+            while v > 1:
+                entry = get(v)
+                if entry is not None:
+                    break
+                v //= 10
+            else:
+                entry = _EMPTY
         k = bisect_right(entry[1], limit)
         if not k:
             raise NoRoute(f"no carrier for {n} within the margin of customer {customer!r}")
@@ -342,7 +345,8 @@ def build_snapshot(inputs: RoutingInputs, at: int) -> Snapshot:
     """Compile ``inputs`` for the instant ``at`` (epoch seconds UTC)."""
     interner = Interner()
     carriers = compile_carriers(inputs.carriers, inputs.carrier_rates, at, interner)
-    sell = {c.name: compile_sell(c, inputs.customer_rates.get(c.name), at, interner) for c in inputs.customers}
+    sell = {c.name: compile_sell(c, inputs.customer_rates.get(c.name), at, carriers, interner)
+            for c in inputs.customers}
     frames = [*inputs.carrier_rates.values(), *inputs.customer_rates.values()]
     return Snapshot(at, next_change(frames, at), carriers, sell, inputs.credit)
 

@@ -131,9 +131,17 @@ def assert_same_snapshot(patched, fresh, dialled) -> None:
     assert {k: e[:3] for k, e in a.union.items()} == {k: e[:3] for k, e in f.union.items()}
     assert (a.start, a.max_len) == (f.start, f.max_len)
     assert {k: a.blocked.get(e[3]) for k, e in a.union.items()} == {k: f.blocked.get(e[3]) for k, e in f.union.items()}
+    assert a.inner == f.inner
+
+    def codes(table, union):  # the carried union entry must be the snapshot's own (ids aside)
+        for k, code in table.codes.items():
+            assert code[5] is (None if k in union.inner else union.union.get(k)), (k, code[0])
+        return {k: (*code[:5], code[5] and code[5][:3]) for k, code in table.codes.items()}
+
     for name, table in fresh.sell_tables.items():
         mine = patched.sell_tables[name]
-        assert (mine.codes, mine.start, mine.max_len) == (table.codes, table.start, table.max_len)
+        assert codes(mine, a) == codes(table, f)
+        assert (mine.start, mine.max_len) == (table.start, table.max_len)
     for number in dialled:
         for customer in (None, "x", "y"):
             assert outcome(lambda n=number, c=customer: patched.explain(n, c)) == outcome(

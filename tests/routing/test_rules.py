@@ -7,6 +7,7 @@ import pytest
 from lcr.errors import BlockedDestination, InsufficientCredit, MalformedNumber, NoRoute, NotFound
 from lcr.model import CreditState, Gateway
 from lcr.routing import Route, build_snapshot, lookup_at, normalise
+from lcr.routing.compile import key
 from lcr.routing.reference import reference_lookup
 
 from .decks import HOUR, NOW, inputs
@@ -164,6 +165,18 @@ def test_margin_cut_shares_the_compiled_list(snapshot):
     assert same == cut and hash(same) == hash(cut)
     assert cut._replace(kept=2) != cut  # charlie kept too: another answer
     assert cut != tuple(cut)  # never equal to a plain tuple of the same fields
+
+
+def test_sell_codes_at_union_leaves_carry_the_union_entry(snapshot):
+    union, inner = snapshot.tables.union, snapshot.tables.inner
+    codes = snapshot.sell_tables["acme"].codes
+    assert codes[key("4420")][5] is union[key("4420")]  # a leaf of the union: carried
+    assert key("447") in inner and codes[key("447")][5] is None  # 4479 lies under 447: probed
+    assert key("4478") not in union and codes[key("4478")][5] is None  # no carrier code 4478
+    # the carried entry and the probe give the same answers
+    assert routes(snapshot.lookup("442079460000", "acme")) == routes(
+        reference_lookup(inputs(), "442079460000", "acme", NOW))
+    assert routes(snapshot.lookup("4479123", "acme")) == routes(reference_lookup(inputs(), "4479123", "acme", NOW))
 
 
 def test_credit_is_checked_only_when_refused(snapshot):
