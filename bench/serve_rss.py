@@ -8,7 +8,10 @@ then ``lcr serve`` (HTTP and SIP) in its own process, sampled from ``/proc/PID/s
 1. start: until ``/healthz`` answers (the first snapshot is built);
 2. steady: 15 s later (what the process holds while it serves);
 3. reload: a one-row deck import for one carrier (another process bumps the store version),
-   until ``/healthz`` reports the new version, then 15 s of steady state again.
+   until ``/healthz`` reports the new version, then 15 s of steady state again;
+4. a bigger reload: a delta deck of 2,000 new NPANXX rates (in force at once, spread over the
+   NPAs) for one NPANXX carrier (~190,000 codes), timed the same way. (A change to a short code
+   such as the carrier's ``1`` recompiles every list under it: ~5.5 s here, off the hot path.)
 
 Printed: VmRSS at each step and VmHWM (peak resident) over the run.
 Run: ``.venv/bin/python -m bench.serve_rss [--db sqlite|postgresql]``.
@@ -27,6 +30,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+import polars as pl
 
 from bench.cdr_import import load_world
 from bench.http.run import free_port
@@ -77,6 +82,10 @@ def main() -> None:
         engine = open_store(url)
         rows = load_world(engine, world)
         carrier = world.carriers[0].name
+        nanp = next(name for name in world.carrier_rates if name.startswith("nanp"))
+        npanxx = pl.col("effective_to").is_null() & (pl.col("prefix").str.len_chars() == 7)
+        big = (world.carrier_rates[nanp].filter(npanxx).gather_every(90).head(2_000)
+               .select("prefix", "destination", (pl.col("rate") + 1_000).alias("micro")))
         del world
         print(f"[{args.db}] world in the store: {rows:,} rate rows, {time.perf_counter() - t:.0f} s; "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
@@ -85,7 +94,7 @@ def main() -> None:
         lcr = str(Path(sys.executable).with_name("lcr"))
         t0 = time.perf_counter()
         proc = subprocess.Popen([lcr, "serve", "--http", f"127.0.0.1:{http}", "--sip", f"127.0.0.1:{sip}"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                env=env, stdout=subprocess.DEVNULL, stderr=(work / "serve.log").open("w"))
         peak = [0.0]
         done = threading.Event()
 
@@ -115,13 +124,31 @@ def main() -> None:
             print(f"reloaded after {time.perf_counter() - t1:.1f} s: {status(proc.pid)}", flush=True)
             time.sleep(SETTLE)
             after = status(proc.pid)
+            second = healthz(http)
+            assert second is not None
+            deck = work / "big.csv"
+            deck.write_text("prefix,destination,rate,effective_date\n" + "".join(
+                f"{p},{d},{m // 1_000_000}.{m % 1_000_000:06d},2026-11-01\n" for p, d, m in big.iter_rows()))
+            subprocess.run([lcr, "deck", "import", str(deck), "--carrier", nanp, "--mode", "delta"],
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            t2 = time.perf_counter()
+            wait_for(lambda: (h := healthz(http)) and h["store_version"] != second["store_version"], 600,
+                     "the second reload")
+            print(f"reloaded after a {big.height:,}-code deck of {nanp} in {time.perf_counter() - t2:.1f} s: "
+                  f"{status(proc.pid)}", flush=True)
+            time.sleep(SETTLE)
+            final = status(proc.pid)
             with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5) as r:
                 times = [line for line in r.read().decode().splitlines()
                          if line.startswith(("lcr_snapshot_build_seconds", "lcr_snapshot_advance_seconds",
                                                      "lcr_router_reload_seconds"))]
             print("; ".join(times), flush=True)
-            print(f"steady after the reload: VmRSS {after['VmRSS']:.0f} MB; peak VmRSS sampled "
-                  f"{peak[0]:.0f} MB, VmHWM {after['VmHWM']:.0f} MB; load {os.getloadavg()[0]:.1f}", flush=True)
+            print(f"steady after the first reload: VmRSS {after['VmRSS']:.0f} MB; after the second "
+                  f"{final['VmRSS']:.0f} MB; peak VmRSS sampled {peak[0]:.0f} MB, VmHWM {final['VmHWM']:.0f} MB; "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+            for line in (work / "serve.log").read_text().splitlines():
+                if "router reloaded" in line or "snapshot" in line:
+                    print("lcr serve:", line.strip(), flush=True)
         finally:
             done.set()
             proc.send_signal(signal.SIGTERM)

@@ -147,7 +147,8 @@ class RouterService:
                 self._read = read
                 self.credit_version = credit
             del base, inputs, read
-            _trim()  # the old inputs and the read's buffers are garbage now
+            if how == "patched":
+                _trim()  # the old inputs and the read's buffers are garbage now (a build trims itself)
             self.reloads += 1
             reloaded = True
             self.last_reload_seconds = time.perf_counter() - t0
