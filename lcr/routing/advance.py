@@ -98,17 +98,21 @@ def _advance_carriers(
     )
     union = dict(old.union)
     blocked = dict(old.blocked)
-    touched = [k for k in union if _under(prefix_of(k), changed, lengths)]
+    # The old lists to drop: those under a changed code. Such a prefix is either in ``part`` (a
+    # row of it is in force at t, and every row under a changed code is related) or a changed code
+    # itself (its last version ended): no need to scan the whole union.
+    mine = [k for k in part.union if _under(prefix_of(k), changed, lengths)]
+    touched = [k for k in {*mine, *map(key, changed)} if k in union]
     for k in touched:
         blocked.pop(union.pop(k)[3], None)
-    touched += part.union.keys()
+    touched += mine
     base = max((e[3] for e in old.union.values()), default=-1) + 1  # blocked lists are keyed by these uids
-    for k, entry in part.union.items():
-        if _under(prefix_of(k), changed, lengths):
-            uid = base + entry[3]
-            union[k] = _with_uid(entry, uid)
-            if entry[3] in part.blocked:
-                blocked[uid] = part.blocked[entry[3]]
+    for k in mine:
+        entry = part.union[k]
+        uid = base + entry[3]
+        union[k] = _with_uid(entry, uid)
+        if entry[3] in part.blocked:
+            blocked[uid] = part.blocked[entry[3]]
     # prefixes came or went: the start lengths and the leaves may differ
     start, max_len, inner = old.start, old.max_len, old.inner
     if union.keys() != old.union.keys():
@@ -121,7 +125,6 @@ def _advance_carriers(
         max_len=max_len,
         start=start,
         blocked=blocked,
-        distinct_lists=len({id(e[0]) for e in union.values()}),
         inner=inner,
     )
     return tables, {*touched, *(inner ^ old.inner)}
@@ -197,4 +200,4 @@ def _patch(snapshot: Snapshot, before: RoutingInputs | None, inputs: RoutingInpu
     }
     frames = [*inputs.carrier_rates.values(), *inputs.customer_rates.values()]
     credit = snapshot.credit if before is None else inputs.credit
-    return Snapshot(t, next_change(frames, t), carriers, sell, credit)
+    return Snapshot(t, next_change(frames, t), carriers, sell, credit, previous=snapshot)

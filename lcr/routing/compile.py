@@ -61,8 +61,12 @@ class CarrierTables:
     max_len: int  # the longest union prefix
     start: dict[str, int]  # see start_lengths()
     blocked: dict[int, tuple[BlockedCode, ...]]  # entry id -> carriers blocked there
-    distinct_lists: int  # distinct route lists after interning (statistics)
     inner: frozenset[int] = frozenset()  # keys of union prefixes with a union prefix under them
+
+    @property
+    def distinct_lists(self) -> int:
+        """Distinct route lists after interning (statistics; a pass over the union)."""
+        return len({id(entry[0]) for entry in self.union.values()})
 
 
 def sell_hint(tables: CarrierTables, k: int) -> Entry | None:
@@ -275,10 +279,10 @@ def compile_carriers(
         if c.name in rates
     ]
     if not parts:
-        return CarrierTables(routable, {}, 0, {}, {}, 0)
+        return CarrierTables(routable, {}, 0, {}, {})
     rows, union = _in_force_rows(parts)
     if rows.height == 0:
-        return CarrierTables(routable, {}, 0, {}, {}, 0)
+        return CarrierTables(routable, {}, 0, {}, {})
     longest = _longest_codes(rows, union).join(rows.select("rid", "rate", "blocked"), on="rid")
     matched = _sorted_routes(longest.filter(~pl.col("blocked")), len(routable))
     blocked_df = longest.filter(pl.col("blocked")).sort("uid", "c")
@@ -335,7 +339,6 @@ def compile_carriers(
         max_len=max(map(len, prefixes)),
         start=start_lengths(prefixes),
         blocked={uid: tuple(v) for uid, v in blocked_at.items()},
-        distinct_lists=len({id(lists[0]) for lists in per_uid}),
         inner=frozenset(keys[uid] for uid in union["parent"].drop_nulls().unique().to_list()),
     )
 

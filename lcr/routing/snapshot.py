@@ -29,7 +29,7 @@ Error order: unknown customer ``NotFound`` (its tech prefix is needed to read th
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import polars as pl
 
@@ -101,7 +101,10 @@ class Snapshot:
         carriers: CarrierTables,
         sell: Mapping[str, SellTable],
         credit: Mapping[str, CreditState],
+        previous: Snapshot | None = None,
     ) -> None:
+        """``previous``: a snapshot this one was patched from, whose per-customer start tables
+        are reused where neither start table changed."""
         self._at = at
         self._valid_until = valid_until
         self._carriers = carriers
@@ -109,11 +112,16 @@ class Snapshot:
         self._max_len = carriers.max_len
         self._start = carriers.start.get
         self._sell = dict(sell)
+
+        def starts(name: str, table: SellTable) -> Callable[[str, tuple[int, int, int]], tuple[int, int, int]]:
+            if previous is not None and previous._carriers.start is carriers.start:
+                old = previous._sell.get(name)
+                if old is not None and old.start is table.start:
+                    return previous._customers[name][2]
+            return _starts(table.start, carriers.start).get
+
         # customer name -> (tech prefix, sell dict .get, start lengths .get: see _starts)
-        self._customers = {
-            name: (t.customer.tech_prefix, t.codes.get, _starts(t.start, carriers.start).get)
-            for name, t in sell.items()
-        }
+        self._customers = {name: (t.customer.tech_prefix, t.codes.get, starts(name, t)) for name, t in sell.items()}
         self._credit = dict(credit)
         self._refused = _refused(credit)
         by_ip: dict[str, str] = {}
