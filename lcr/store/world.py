@@ -80,33 +80,51 @@ def _read_all(conn: Connection, credit: dict[str, CreditState] | None) -> StoreR
 
 def read_world(engine: Engine, credit: dict[str, CreditState] | None = None) -> StoreRead:
     """Everything, read in one transaction."""
-    with engine.connect() as conn, conn.begin():
-        return _read_all(conn, credit)
+    with engine.connect() as conn:
+        with conn.begin():
+            read = _read_all(conn, credit)
+        _release(conn)
+    return read
+
+
+def _release(conn: Connection) -> None:
+    """On PostgreSQL, close the connection instead of pooling it: libpq's input buffer has grown
+    to the largest row read (a column's whole array: ~115 MB for this world's 3.1M rows) and is
+    never shrunk while the connection lives."""
+    if conn.dialect.name == "postgresql":
+        conn.invalidate()
 
 
 def reread_world(engine: Engine, last: StoreRead) -> StoreRead:
     """The store now, reading again only the rates of owners with a deck import ``last`` does not
     include; everything when a carrier or customer was added, removed or changed."""
-    with engine.connect() as conn, conn.begin():
-        version = store_version(conn)
-        imports = _imports(conn)
-        carrier_list, customer_list = tuple(list_carriers(conn)), tuple(list_customers(conn))
-        before = last.inputs
-        if carrier_list != before.carriers or customer_list != before.customers:
-            return _read_all(conn, None)
-        names = _names(conn)
-        fresh = {kind: {owner for i, (k, owner) in imports.items() if k is kind and i not in last.imports}
-                 for kind in OwnerKind}
-        rates = {}
-        for kind, old in ((OwnerKind.CARRIER, before.carrier_rates), (OwnerKind.CUSTOMER, before.customer_rates)):
-            read = {names[kind][o] for o in fresh[kind] if o in names[kind]}
-            merged = {name: frame for name, frame in old.items() if name not in read}
-            if read:
-                merged |= _by_owner(load_all_versions(conn, kind, fresh[kind]), names[kind])
-            rates[kind] = merged
-        inputs = RoutingInputs(carrier_list, customer_list, rates[OwnerKind.CARRIER], rates[OwnerKind.CUSTOMER],
-                               _credit(conn, None))
-        return StoreRead(version, frozenset(imports), inputs, sum(map(len, fresh.values())))
+    with engine.connect() as conn:
+        with conn.begin():
+            read = _reread(conn, last)
+        _release(conn)
+    return read
+
+
+def _reread(conn: Connection, last: StoreRead) -> StoreRead:
+    version = store_version(conn)
+    imports = _imports(conn)
+    carrier_list, customer_list = tuple(list_carriers(conn)), tuple(list_customers(conn))
+    before = last.inputs
+    if carrier_list != before.carriers or customer_list != before.customers:
+        return _read_all(conn, None)
+    names = _names(conn)
+    fresh = {kind: {owner for i, (k, owner) in imports.items() if k is kind and i not in last.imports}
+             for kind in OwnerKind}
+    rates = {}
+    for kind, old in ((OwnerKind.CARRIER, before.carrier_rates), (OwnerKind.CUSTOMER, before.customer_rates)):
+        read = {names[kind][o] for o in fresh[kind] if o in names[kind]}
+        merged = {name: frame for name, frame in old.items() if name not in read}
+        if read:
+            merged |= _by_owner(load_all_versions(conn, kind, fresh[kind]), names[kind])
+        rates[kind] = merged
+    inputs = RoutingInputs(carrier_list, customer_list, rates[OwnerKind.CARRIER], rates[OwnerKind.CUSTOMER],
+                           _credit(conn, None))
+    return StoreRead(version, frozenset(imports), inputs, sum(map(len, fresh.values())))
 
 
 def load_inputs(engine: Engine, credit: dict[str, CreditState] | None = None) -> tuple[int, RoutingInputs]:
