@@ -188,7 +188,8 @@ def _invite(req: Request, source: tuple[str, int], snapshot: RouteSnapshot, c: C
     except Exception as exc:
         c.internal_errors += 1
         return _respond(req, "500 Server Internal Error", _warning(f"router failed: {type(exc).__name__}"))
-    if not answer.routes:
+    kept = answer.kept
+    if not (answer.listed if kept is None else kept):
         return _refuse(req, NoRoute(f"no carrier for {answer.number}"), c)
     c.redirected += 1
     return _redirect(req, answer)
@@ -214,22 +215,24 @@ def _tail_template(routes: tuple[Route, ...], prefix: str | None, sell_rate: int
     return tuple(pieces)
 
 
-# Memo of 302 tails by route list and sell prefix. The router hands out its precompiled Route
-# objects, so a list is known by its first Route's id() and its length; the
-# cached list is compared with ``==`` (element identity first, so cheap): a pure cache, never
-# stale. The snapshot is immutable, so one entry serves every number of a prefix.
-_TAILS: dict[tuple[int, int, str | None, int | None], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
+# Memo of 302 tails by route list, margin cut and sell prefix. The router answers with its
+# precompiled list and how many of its routes are kept (``RouteAnswer.listed``, ``.kept``), so a
+# list is known by its id(); the entry holds the list itself, so that id cannot be reused by
+# another list while it is cached, and a hit is checked by identity: a pure cache, never stale,
+# that never copies the kept routes. The snapshot is immutable, so one entry serves every number
+# of a prefix.
+_TAILS: dict[tuple[int, int | None, str | None, int | None], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
 _TAILS_MAX = 1 << 16
 
 
 def _tail(answer: RouteAnswer) -> str:
-    routes = answer.routes
-    key = (id(routes[0]), len(routes), answer.prefix, answer.sell_rate)
+    listed = answer.listed
+    key = (id(listed), answer.kept, answer.prefix, answer.sell_rate)
     hit = _TAILS.get(key)
-    if hit is None or (hit[0] is not routes and hit[0] != routes):
+    if hit is None or hit[0] is not listed:
         if len(_TAILS) >= _TAILS_MAX:
             _TAILS.clear()
-        hit = _TAILS[key] = (routes, _tail_template(routes, answer.prefix, answer.sell_rate))
+        hit = _TAILS[key] = (listed, _tail_template(answer.routes, answer.prefix, answer.sell_rate))
     return answer.number.join(hit[1])
 
 

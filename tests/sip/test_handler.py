@@ -383,7 +383,7 @@ END = "Server: lcr\r\nContent-Length: 0\r\n\r\n"
 
 
 def test_contact_memo_tells_apart_lists_with_the_same_first_route() -> None:
-    # the 302 tail memo is keyed by (first Route, length, sell prefix, sell rate): equal keys, different lists
+    # the 302 tail memo is keyed by (list, margin cut, sell prefix, sell rate): lists that start alike
     a = Route("a", Gateway("192.0.2.1"), "11", "44", 1)
     b = Route("b", Gateway("192.0.2.2"), "", "44", 2)
     c = Route("c", Gateway("192.0.2.3", 5080), "33", "44", 3)
@@ -391,6 +391,17 @@ def test_contact_memo_tells_apart_lists_with_the_same_first_route() -> None:
     second = handler._tail(RouteAnswer("4499", None, None, None, (a, c)))
     assert first == "Contact: <sip:114412@192.0.2.1>;q=1.0\r\nContact: <sip:4412@192.0.2.2>;q=0.9\r\n" + END
     assert second == "Contact: <sip:114499@192.0.2.1>;q=1.0\r\nContact: <sip:334499@192.0.2.3:5080>;q=0.9\r\n" + END
+
+
+def test_contact_memo_tells_apart_margin_cuts_of_one_list() -> None:
+    # one compiled list, cut by different customers' margins: one tail per cut
+    a = Route("a", Gateway("192.0.2.1"), "", "44", 1)
+    b = Route("b", Gateway("192.0.2.2"), "", "44", 2)
+    listed = (a, b)
+    tails = [handler._tail(RouteAnswer("4412", None, None, None, listed, kept)) for kept in (1, 2, None, 1)]
+    one = "Contact: <sip:4412@192.0.2.1>;q=1.0\r\n" + END
+    two = "Contact: <sip:4412@192.0.2.1>;q=1.0\r\nContact: <sip:4412@192.0.2.2>;q=0.9\r\n" + END
+    assert tails == [one, two, two, one]
 
 
 def test_tail_memo_tells_apart_sell_prefixes_and_rates() -> None:

@@ -60,7 +60,7 @@ def test_an_import_committed_late_with_a_lower_id_is_not_missed(engine: Engine, 
     import_deck(engine, _deck(tmp_path, "acme", "0.0002"), kind=OwnerKind.CARRIER, owner="acme")
     import_deck(engine, _deck(tmp_path, "delta", "0.0003"), kind=OwnerKind.CARRIER, owner="delta")
     now = read_world(engine)
-    late, seen = sorted(now.imports - first.imports)
+    _late, seen = sorted(now.imports - first.imports)
     partial = replace(first, imports=first.imports | {seen})
     again = reread_world(engine, partial)
     assert again.owners == 1  # acme's import, the one not seen
