@@ -54,11 +54,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def tree_run_delay(root: int) -> tuple[float, int]:
-    """(seconds spent runnable but waiting for a CPU, timeslices run) of ``root`` and its live
-    descendants' threads, from ``/proc/<pid>/task/<tid>/schedstat``: how long the scheduler kept
-    the server from running while it had work, the machine's share of its response times."""
-    wait = slices = 0
+def tree_run_delay(root: int) -> tuple[float, int, float]:
+    """(seconds spent runnable but waiting for a CPU, timeslices run, seconds on a CPU) of ``root``
+    and its live descendants' threads, from ``/proc/<pid>/task/<tid>/schedstat``: how long the
+    scheduler kept the server from running while it had work (the machine's share of its response
+    times), and its CPU time to the nanosecond (``/proc/<pid>/stat``'s utime and stime are
+    sampled at each clock tick, 4 ms, which misjudges a process that runs for microseconds at a
+    time)."""
+    wait = slices = ran = 0
     for pid in tree_pids(root):
         try:
             tids = os.listdir(f"/proc/{pid}/task")
@@ -69,9 +72,10 @@ def tree_run_delay(root: int) -> tuple[float, int]:
                 fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
             except OSError:
                 continue
+            ran += int(fields[0])
             wait += int(fields[1])
             slices += int(fields[2])
-    return wait / 1e9, slices
+    return wait / 1e9, slices, ran / 1e9
 
 
 def tree_pids(root: int) -> list[int]:
@@ -179,7 +183,7 @@ class Server:
     def cpu(self) -> tuple[float, float]:
         return tree_cpu_seconds(self.proc.pid)
 
-    def run_delay(self) -> tuple[float, int]:
+    def run_delay(self) -> tuple[float, int, float]:
         return tree_run_delay(self.proc.pid)
 
     def renice(self, nice: int) -> None:
@@ -254,6 +258,7 @@ class Step:
     probe: dict | None = None  # bench.sip.probe's answer (kernel-timed response times), when run
     run_delay_ms: float = 0.0  # per second of the step: the server's time runnable but not running
     wait_per_slice_us: float = 0.0  # the same, per timeslice it ran (its average wait for a CPU)
+    exact_us_per_call: float = 0.0  # CPU per call from the scheduler's nanosecond count (schedstat)
 
     def probe_text(self) -> str:
         runq = f"  runq {self.run_delay_ms:.1f} ms/s ({self.wait_per_slice_us:.0f} us/slice)"
@@ -280,7 +285,8 @@ class Step:
             f"{self.server:<14} {self.rate:>6} cps  calls {self.calls:>7}  ok {self.successful:>7}  "
             f"failed {self.failed:>5}  retrans {self.retransmissions:>5}  sipp rate {self.achieved:>8.0f}  "
             f"p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms  "
-            f"cpu/call {self.cpu_us_per_call:6.1f} us (sys {self.sys_us_per_call:4.1f})  "
+            f"cpu/call {self.cpu_us_per_call:6.1f} us (sys {self.sys_us_per_call:4.1f}; "
+            f"exact {self.exact_us_per_call:5.1f})  "
             f"drops {self.server_drops}/{self.other_drops}  load {self.load:4.2f}  {verdict}" + self.probe_text()
         )
 
@@ -360,7 +366,7 @@ def run_step(
     sys_per_call = system / max(served, 1) * 1e6
     return Step(server.name, rate, calls, successful, failed, retrans, achieved, pct(0.5), pct(0.99), cpu_per_call,
                 sys_per_call, server_drops, other_drops, os.getloadavg()[0], probed, waited / wall * 1e3,
-                waited / max(slices, 1) * 1e6)  # fmt: skip
+                waited / max(slices, 1) * 1e6, (delay_after[2] - delay_before[2]) / max(served, 1) * 1e6)  # fmt: skip
 
 
 def main() -> None:
