@@ -157,9 +157,9 @@ def drop_acks_in_kernel(sock: socket.socket) -> bool:
     return True
 
 
-def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A bound, non-blocking UDP socket with large buffers (``SO_REUSEPORT`` if asked) whose ACKs
-    the kernel drops (``drop_acks_in_kernel``)."""
+def bind_udp(host: str, port: int) -> socket.socket:
+    """A bound, non-blocking UDP socket with large buffers whose ACKs the kernel drops
+    (``drop_acks_in_kernel``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -167,8 +167,6 @@ def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket
         for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, opt, BUFFER_BYTES)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.setblocking(False)
     except BaseException:
@@ -202,13 +200,12 @@ async def open_sip_endpoint(
     get_snapshot: GetSnapshot,
     *,
     counters: Counters | None = None,
-    reuse_port: bool = False,
     sock: socket.socket | None = None,
 ) -> SipEndpoint:
     """Serve ``host``:``port`` (a new socket, ``bind_udp``), or ``sock``, a socket already bound by
     ``bind_udp`` (a worker's share of its parent's)."""
     if sock is None:
-        sock = bind_udp(host, port, reuse_port=reuse_port)
+        sock = bind_udp(host, port)
     sender = socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
     sender.setblocking(False)
     protocol = SipProtocol(get_snapshot, counters if counters is not None else Counters(), sender)
