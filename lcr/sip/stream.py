@@ -126,8 +126,9 @@ class SipStreamProtocol(asyncio.Protocol):
         self.peer = (peer[0], peer[1]) if peer else ("", 0)
         if self.max_connections is not None and len(self.connections) >= self.max_connections:
             self.counters.tcp_refused += 1
-            log.warning("SIP over TCP: %d connections open, connection from %s refused", len(self.connections),
-                        self.peer)  # fmt: skip
+            if self.counters.tcp_refused % 1000 == 1:  # the first, then one in 1,000: a flood floods no log
+                log.warning("SIP over TCP: %d connections open (the cap), connection from %s refused (%d so far)",
+                            len(self.connections), self.peer, self.counters.tcp_refused)  # fmt: skip
             transport.close()  # self.transport stays None: nothing it sends is read
             return
         self.transport = transport  # type: ignore[assignment]
