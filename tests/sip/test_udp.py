@@ -137,6 +137,10 @@ def test_a_stalled_worker_holds_no_datagrams() -> None:
     try:
         stopped = pool.pids[0]
         os.kill(stopped, signal.SIGSTOP)
+        stat = Path(f"/proc/{stopped}/stat")
+        deadline = time.monotonic() + 5
+        while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the kernel has stopped it (where /proc tells)
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.bind(("127.0.0.1", 0))
