@@ -10,8 +10,8 @@ Three entry points, from the most embeddable to the most self-contained:
     Binds one UDP socket, then forks N worker processes, each with its own event loop (uvloop
     when installed) reading that same socket, as Kamailio's children do: a datagram is taken by
     whichever worker reads first, so one worker descheduled by a busy machine does not hold the
-    datagrams queued behind it (with a socket each, ``SO_REUSEPORT``, they waited for it: p99
-    1.4-3.9 ms against 0.2-0.3 ms shared, bench/README.md). Their
+    datagrams queued behind it (with a socket each, ``SO_REUSEPORT``, they waited for it: probe
+    p99 at 5,000 cps 0.7-3.9 ms against 0.2-0.45 ms shared, at load 2-5, bench/README.md). Their
     counters are summed in shared memory (``SipWorkers.counters()``, refreshed every 0.5 s).
     Each worker calls ``get_snapshot`` in its own process: after the fork a reload in the parent
     does not reach it, so a multi-worker ``get_snapshot`` must notice new data by itself (e.g. a
