@@ -43,6 +43,18 @@ HTTP_LISTEN = Setting("LCR_HTTP", "127.0.0.1:8080", "HOST:PORT of the HTTP API f
 SIP_LISTEN = Setting(
     "LCR_SIP", "127.0.0.1:5060", "HOST:PORT of the SIP redirect server for `lcr serve` (UDP and TCP, same port)."
 )
+SIP_TCP_IDLE = Setting(
+    "LCR_SIP_TCP_IDLE",
+    "60",
+    "Seconds after which `lcr serve` closes a SIP TCP connection that brought no complete message "
+    "(a CRLFCRLF keep-alive counts). 0: never.",
+)
+SIP_TCP_MAX_CONNECTIONS = Setting(
+    "LCR_SIP_TCP_MAX_CONNECTIONS",
+    "1000",
+    "Open SIP TCP connections at most; one more is closed as soon as it is accepted "
+    "(lcr_sip_total{kind=\"tcp_refused\"}). Keep it below the open-file limit (ulimit -n).",
+)
 RATEDECKS_DIR = Setting(
     "LCR_RATEDECKS_DIR",
     "ratedecks",
@@ -74,6 +86,8 @@ ALL: tuple[Setting, ...] = (
     READ_TOKENS,
     HTTP_LISTEN,
     SIP_LISTEN,
+    SIP_TCP_IDLE,
+    SIP_TCP_MAX_CONNECTIONS,
     RATEDECKS_DIR,
     NOTICE_POLICY,
     SWITCH_TZ,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from lcr import config
 from lcr.api.app import create_app
 from lcr.api.auth import Auth
 from lcr.api.metrics import Metrics
@@ -23,6 +24,21 @@ from lcr.errors import InputError
 from lcr.serving import RouterService
 
 log = logging.getLogger("lcr.serve")
+
+
+def sip_tcp_limits() -> tuple[float | None, int]:
+    """(idle timeout in seconds, cap on open connections) of SIP over TCP, from ``LCR_SIP_TCP_IDLE``
+    and ``LCR_SIP_TCP_MAX_CONNECTIONS``; an idle timeout of 0 is None (never)."""
+    idle_text, cap_text = config.SIP_TCP_IDLE.get(), config.SIP_TCP_MAX_CONNECTIONS.get()
+    try:
+        idle = float(idle_text)
+    except ValueError:
+        idle = -1.0
+    if not 0 <= idle < float("inf"):
+        raise InputError(f"{config.SIP_TCP_IDLE.env} {idle_text!r} is not a number of seconds >= 0")
+    if not cap_text.isdigit() or int(cap_text) < 1:
+        raise InputError(f"{config.SIP_TCP_MAX_CONNECTIONS.env} {cap_text!r} is not a whole number >= 1")
+    return (idle or None), int(cap_text)
 
 
 def parse_hostport(text: str, flag: str) -> tuple[str, int]:
@@ -46,6 +62,7 @@ async def serve(
 
     from lcr.sip.stream import open_sip_listeners
 
+    idle, cap = sip_tcp_limits()  # a bad setting fails before anything starts
     service = RouterService(engine)
     service.start()
     metrics = Metrics()
@@ -53,7 +70,9 @@ async def serve(
     endpoint = stream = None
     try:
         if sip is not None:
-            endpoint, stream = await open_sip_listeners(sip[0], sip[1], service.snapshot)
+            endpoint, stream = await open_sip_listeners(
+                sip[0], sip[1], service.snapshot, idle_timeout=idle, max_connections=cap
+            )
             metrics.sources["lcr_sip_total"] = endpoint.counters.as_dict
             bound["sip"] = endpoint.address
             log.info("SIP redirect server on udp:%s:%d and tcp:%s:%d", *endpoint.address, *stream.address)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import signal
@@ -51,6 +52,54 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def tree_run_delay(root: int) -> tuple[float, int, float]:
+    """(seconds spent runnable but waiting for a CPU, timeslices run, seconds on a CPU) of ``root``
+    and its live descendants' threads, from ``/proc/<pid>/task/<tid>/schedstat``: how long the
+    scheduler kept the server from running while it had work (the machine's share of its response
+    times), and its CPU time to the nanosecond (``/proc/<pid>/stat``'s utime and stime are
+    sampled at each clock tick, 4 ms, which misjudges a process that runs for microseconds at a
+    time)."""
+    wait = slices = ran = 0
+    for pid in tree_pids(root):
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+            except OSError:
+                continue
+            ran += int(fields[0])
+            wait += int(fields[1])
+            slices += int(fields[2])
+    return wait / 1e9, slices, ran / 1e9
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and its live descendants."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent[int(entry)] = int(stat[stat.rfind(")") + 2 :].split()[1])
+    found = []
+    for pid in parent:
+        p = pid
+        for _ in range(64):  # bounded walk up the tree
+            if p == root:
+                found.append(pid)
+                break
+            p = parent.get(p, 0)
+            if p <= 1:
+                break
+    return found
 
 
 def tree_cpu_seconds(root: int) -> tuple[float, float]:
@@ -134,6 +183,16 @@ class Server:
     def cpu(self) -> tuple[float, float]:
         return tree_cpu_seconds(self.proc.pid)
 
+    def run_delay(self) -> tuple[float, int, float]:
+        return tree_run_delay(self.proc.pid)
+
+    def renice(self, nice: int) -> None:
+        """Every thread of the server's process tree at this nice value (an experiment: does a
+        server that always gets a CPU first still have a tail?)."""
+        for pid in tree_pids(self.proc.pid):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -167,13 +226,13 @@ class Kamailio(Server):
 
 
 class Lcr(Server):
-    def __init__(self, work: Path, variant: str) -> None:
+    def __init__(self, work: Path, variant: str, extra: list[str] | None = None) -> None:
         variant, _, tree = variant.partition("@")  # LOOP:WORKERS[@TREE]: lcr as checked out in TREE
         loop, workers = variant.split(":")
         self.name = f"lcr {variant}" + (f"@{Path(tree).name}" if tree else "")
         self.port = free_port()
         command = [sys.executable, "-m", "bench.sip.serve", "--port", str(self.port), "--workers", workers,
-                   "--loop", loop]  # fmt: skip
+                   "--loop", loop, *(extra or [])]  # fmt: skip
         log_name = self.name.replace(" ", "-").replace(":", "-").replace("@", "-")
         with open(work / f"{log_name}.log", "wb") as log:  # cwd first on sys.path: TREE's lcr, not ours
             self.proc = subprocess.Popen(command, cwd=tree or ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -196,6 +255,20 @@ class Step:
     server_drops: int = 0  # datagrams dropped by the server's full receive buffer
     other_drops: int = 0  # by other sockets' (sipp's, mostly)
     load: float = 0.0  # 1-minute load average at the end of the step
+    probe: dict | None = None  # bench.sip.probe's answer (kernel-timed response times), when run
+    run_delay_ms: float = 0.0  # per second of the step: the server's time runnable but not running
+    wait_per_slice_us: float = 0.0  # the same, per timeslice it ran (its average wait for a CPU)
+    exact_us_per_call: float = 0.0  # CPU per call from the scheduler's nanosecond count (schedstat)
+
+    def probe_text(self) -> str:
+        runq = f"  runq {self.run_delay_ms:.1f} ms/s ({self.wait_per_slice_us:.0f} us/slice)"
+        if not self.probe or not self.probe.get("kernel_ms"):
+            return runq
+        k, u = self.probe["kernel_ms"], self.probe["user_ms"]
+        return runq + (
+            f"  probe p50/p99/p99.9/max {k['p50']:.2f}/{k['p99']:.2f}/{k['p999']:.2f}/{k['max']:.2f} ms"
+            f" (read by the client: p99 {u['p99']:.2f}) lost {self.probe['lost']}"
+        )
 
     @property
     def passed(self) -> bool:
@@ -212,8 +285,9 @@ class Step:
             f"{self.server:<14} {self.rate:>6} cps  calls {self.calls:>7}  ok {self.successful:>7}  "
             f"failed {self.failed:>5}  retrans {self.retransmissions:>5}  sipp rate {self.achieved:>8.0f}  "
             f"p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms  "
-            f"cpu/call {self.cpu_us_per_call:6.1f} us (sys {self.sys_us_per_call:4.1f})  "
-            f"drops {self.server_drops}/{self.other_drops}  load {self.load:4.2f}  {verdict}"
+            f"cpu/call {self.cpu_us_per_call:6.1f} us (sys {self.sys_us_per_call:4.1f}; "
+            f"exact {self.exact_us_per_call:5.1f})  "
+            f"drops {self.server_drops}/{self.other_drops}  load {self.load:4.2f}  {verdict}" + self.probe_text()
         )
 
 
@@ -225,7 +299,9 @@ def _elapsed_seconds(text: str) -> float:
     return h * 3600 + m * 60 + s + micro / 1e6
 
 
-def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path, sipp_buffer: int) -> Step:
+def run_step(
+    server: Server, rate: int, seconds: float, inf: Path, work: Path, sipp_buffer: int, probe_rate: float = 0.0
+) -> Step:
     calls = int(rate * seconds)
     step_dir = Path(tempfile.mkdtemp(prefix=f"{server.name.replace(' ', '-').replace(':', '')}-{rate}-", dir=work))
     command = [
@@ -238,8 +314,28 @@ def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path, s
     ]  # fmt: skip
     drops_before = udp_drops(server.port)
     cpu_before = server.cpu()
-    done = subprocess.run(command, cwd=step_dir, capture_output=True, text=True, timeout=seconds * 3 + 60, check=False)
+    delay_before = server.run_delay()
+    started = time.monotonic()
+    sipp = subprocess.Popen(command, cwd=step_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    probe = None
+    if probe_rate > 0 and seconds > 2:  # kernel-timed INVITEs beside sipp's, from its 2nd second to its last
+        time.sleep(1.0)
+        probe = subprocess.Popen(
+            [sys.executable, "-m", "bench.sip.probe", str(server.port), "--numbers", str(inf), "--rate",
+             str(probe_rate), "--seconds", str(seconds - 2)],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    try:
+        stdout, stderr = sipp.communicate(timeout=seconds * 3 + 60)
+    except subprocess.TimeoutExpired:
+        sipp.kill()
+        stdout, stderr = sipp.communicate()
+    done = subprocess.CompletedProcess(command, sipp.returncode, stdout, stderr)
+    probed = json.loads(probe.communicate(timeout=60)[0]) if probe is not None else None
     cpu_after = server.cpu()
+    delay_after = server.run_delay()
+    wall = time.monotonic() - started
+    waited, slices = delay_after[0] - delay_before[0], delay_after[1] - delay_before[1]
     user, system = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     drops_after = udp_drops(server.port)
     overflows = drops_after[1] - drops_before[1]
@@ -265,10 +361,12 @@ def run_step(server: Server, rate: int, seconds: float, inf: Path, work: Path, s
         return times[min(len(times) - 1, int(p * len(times)))] if times else float("nan")
 
     achieved = calls / elapsed if elapsed else 0.0
-    cpu_per_call = (user + system) / max(successful, 1) * 1e6
-    sys_per_call = system / max(successful, 1) * 1e6
+    served = successful + (int(probed["answered"]) if probed else 0)  # the probe's calls cost CPU too
+    cpu_per_call = (user + system) / max(served, 1) * 1e6
+    sys_per_call = system / max(served, 1) * 1e6
     return Step(server.name, rate, calls, successful, failed, retrans, achieved, pct(0.5), pct(0.99), cpu_per_call,
-                sys_per_call, server_drops, other_drops, os.getloadavg()[0])  # fmt: skip
+                sys_per_call, server_drops, other_drops, os.getloadavg()[0], probed, waited / wall * 1e3,
+                waited / max(slices, 1) * 1e6, (delay_after[2] - delay_before[2]) / max(served, 1) * 1e6)  # fmt: skip
 
 
 def main() -> None:
@@ -289,6 +387,14 @@ def main() -> None:
         help="sipp's socket buffers in bytes (sipp's own default, 65,535, overflows under load)",
     )
     parser.add_argument("--work", default=None, help="working directory (default: a temporary one)")
+    parser.add_argument("--nice", type=int, default=0, help="run every server at this nice value (-20..19)")
+    parser.add_argument("--lcr-args", default="", help="more arguments for bench.sip.serve, e.g. --gc-stats")
+    parser.add_argument(
+        "--probe",
+        type=float,
+        default=200.0,
+        help="INVITEs per second of bench.sip.probe beside sipp (kernel-timed response times); 0: none",
+    )
     args = parser.parse_args()
     for tool in ("sipp",) + (() if args.no_kamailio else ("kamailio",)):
         if shutil.which(tool) is None:
@@ -305,19 +411,22 @@ def main() -> None:
         if not args.no_kamailio:
             servers.append(Kamailio(work, kamailio_routes(world)))
         for variant in args.lcr.split(","):
-            servers.append(Lcr(work, variant))
+            servers.append(Lcr(work, variant, args.lcr_args.split()))
+        if args.nice:
+            for server in servers:
+                server.renice(args.nice)
         alive = {s.name: True for s in servers}
         results: dict[str, list[Step]] = {s.name: [] for s in servers}
         for rate in (int(r) for r in args.rates.split(",")):
             for server in servers:
                 if not alive[server.name]:
                     continue
-                step = run_step(server, rate, args.seconds, inf, work, args.sipp_buffer)
+                step = run_step(server, rate, args.seconds, inf, work, args.sipp_buffer, args.probe)
                 for _ in range(args.attempts - 1):  # a shared machine hiccups: a failed step gets another go
                     if step.passed:
                         break
                     print(step.line() + " (retrying)", flush=True)
-                    step = run_step(server, rate, args.seconds, inf, work, args.sipp_buffer)
+                    step = run_step(server, rate, args.seconds, inf, work, args.sipp_buffer, args.probe)
                 results[server.name].append(step)
                 print(step.line(), flush=True)
                 alive[server.name] = step.passed
@@ -342,6 +451,7 @@ def summarise(results: dict[str, list[Step]]) -> None:
             f"  {name:<14} highest rate passed: {b.rate if b else 0:>6} cps"
             + (f"  cpu/call there {b.cpu_us_per_call:.1f} us" if b else "")
             + (f"  p99 at 5,000 cps {at5k.p99_ms:.2f} ms (goal < 5 ms)" if at5k else "")
+            + (f", by the probe {at5k.probe['kernel_ms']['p99']:.2f} ms" if at5k and at5k.probe else "")
         )
     k = results.get("kamailio")
     if not k:

@@ -2,7 +2,7 @@
 
 - ``handler``: decide. ``handle_datagram(data, source, snapshot, counters) -> bytes | None``, pure.
 - ``message``: the lean SIP request parser the handler uses.
-- ``server``: act. asyncio (uvloop) UDP endpoint, forked ``SO_REUSEPORT`` workers, ``serve_sip``.
+- ``server``: act. asyncio (uvloop) UDP endpoint, forked workers on one shared socket, ``serve_sip``.
 - ``stream``: act. SIP over TCP (RFC 3261 §18.3 framing), one protocol per connection;
   ``open_sip_listeners`` binds UDP and TCP on one port (``lcr serve``).
 - ``snapshot``: the ``RouteSnapshot`` protocol the router's snapshot satisfies.

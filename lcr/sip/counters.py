@@ -7,6 +7,7 @@ Every datagram lands in exactly one *outcome* count (``redirected``, ``options``
 ``method_not_allowed``, ``cancel_unmatched``, ``rejected_*``, ``bad_request``, ``dropped``, ``responses_ignored``,
 ``keepalives``, ``internal_errors``), so the outcomes sum to ``datagrams``. Malformed input is
 counted a second time by *kind* (``malformed_*``), whether it was answered with a 400 or dropped.
+The ``tcp_*`` counts are about connections, not messages (``lcr.sip.stream``), and are in no sum.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class Counters:
     malformed_content_length: int = 0  # not a number, or larger than the body (truncated datagram)
     malformed_uri: int = 0  # INVITE Request-URI not sip:/sips:/tel:
     malformed_number: int = 0  # R-URI user absurdly long (never sent to the router)
+    # TCP connections (not messages)
+    tcp_accepted: int = 0  # connections served (those over the cap are not)
+    tcp_refused: int = 0  # closed at once: the cap on open connections was reached
+    tcp_idle_closed: int = 0  # closed by the server: no complete message for the idle timeout
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

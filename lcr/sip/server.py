@@ -7,9 +7,11 @@ Three entry points, from the most embeddable to the most self-contained:
     ``SipEndpoint`` with its ``address``, ``counters`` and ``close()``. The embedder should call
     ``freeze_heap()`` after building each snapshot, and ``gc.freeze()`` now and then (see there).
 ``start_sip_workers(host, port, get_snapshot, workers=N)``
-    Forks N worker processes, each with its own event loop (uvloop when installed) and its own
-    ``SO_REUSEPORT`` socket on the same port; the kernel hands each datagram to one of them at
-    random (``spread_at_random``), even when they all come from one peer. Their
+    Binds one UDP socket, then forks N worker processes, each with its own event loop (uvloop
+    when installed) reading that same socket, as Kamailio's children do: a datagram is taken by
+    whichever worker reads first, so one worker descheduled by a busy machine does not hold the
+    datagrams queued behind it (with a socket each, ``SO_REUSEPORT``, they waited for it: probe
+    p99 at 5,000 cps 0.7-3.9 ms against 0.2-0.45 ms shared, at load 2-5, bench/README.md). Their
     counters are summed in shared memory (``SipWorkers.counters()``, refreshed every 0.5 s).
     Each worker calls ``get_snapshot`` in its own process: after the fork a reload in the parent
     does not reach it, so a multi-worker ``get_snapshot`` must notice new data by itself (e.g. a
@@ -155,38 +157,9 @@ def drop_acks_in_kernel(sock: socket.socket) -> bool:
     return True
 
 
-_SO_ATTACH_REUSEPORT_CBPF = getattr(socket, "SO_ATTACH_REUSEPORT_CBPF", 51)
-
-
-def spread_at_random(sock: socket.socket, workers: int) -> bool:
-    """Have the kernel hand each datagram to a random socket of ``sock``'s ``SO_REUSEPORT`` group
-    (Linux only). True when attached.
-
-    Without it the kernel picks a socket by a hash of the source address and port, so one busy
-    peer (one softswitch, one sipp) lands on one worker, however many there are. The handler
-    keeps no state, and its To tag depends only on the request, so any worker may answer any
-    datagram, a retransmission included."""
-    if not sys.platform.startswith("linux"):
-        return False
-    ops = (
-        (0x20, 0, 0, 0xFFFFF000 + 56),  # ld rand     (SKF_AD_OFF + SKF_AD_RANDOM)
-        (0x94, 0, 0, workers),  # mod #workers
-        (0x16, 0, 0, 0),  # ret a        (the index of the socket in the group)
-    )
-    program = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *op) for op in ops))
-    try:
-        sock.setsockopt(
-            socket.SOL_SOCKET, _SO_ATTACH_REUSEPORT_CBPF, struct.pack("HL", len(ops), ctypes.addressof(program))
-        )
-    except OSError:  # pragma: no cover - an old kernel: the hash it is
-        return False
-    return True
-
-
-def bind_udp(host: str, port: int, *, reuse_port: bool = False, spread: int = 0) -> socket.socket:
-    """A bound, non-blocking UDP socket with large buffers (``SO_REUSEPORT`` if asked; ``spread``
-    > 1: datagrams spread at random over that many sockets of the group) whose ACKs the kernel
-    drops (``drop_acks_in_kernel``)."""
+def bind_udp(host: str, port: int) -> socket.socket:
+    """A bound, non-blocking UDP socket with large buffers whose ACKs the kernel drops
+    (``drop_acks_in_kernel``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -194,11 +167,7 @@ def bind_udp(host: str, port: int, *, reuse_port: bool = False, spread: int = 0)
         for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, opt, BUFFER_BYTES)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        if reuse_port and spread > 1:
-            spread_at_random(sock, spread)
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -231,10 +200,12 @@ async def open_sip_endpoint(
     get_snapshot: GetSnapshot,
     *,
     counters: Counters | None = None,
-    reuse_port: bool = False,
-    spread: int = 0,
+    sock: socket.socket | None = None,
 ) -> SipEndpoint:
-    sock = bind_udp(host, port, reuse_port=reuse_port, spread=spread)
+    """Serve ``host``:``port`` (a new socket, ``bind_udp``), or ``sock``, a socket already bound by
+    ``bind_udp`` (a worker's share of its parent's)."""
+    if sock is None:
+        sock = bind_udp(host, port)
     sender = socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
     sender.setblocking(False)
     protocol = SipProtocol(get_snapshot, counters if counters is not None else Counters(), sender)
@@ -259,14 +230,13 @@ async def _serve_until_signal(
     port: int,
     get_snapshot: GetSnapshot,
     *,
-    reuse_port: bool,
-    spread: int = 0,
+    sock: socket.socket | None = None,
     ready: Callable[[tuple[str, int]], None] | None = None,
     publish: Callable[[Counters], None] | None = None,
     parent: int | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or, for a worker, until its ``parent`` process is gone)."""
-    endpoint = await open_sip_endpoint(host, port, get_snapshot, reuse_port=reuse_port, spread=spread)
+    endpoint = await open_sip_endpoint(host, port, get_snapshot, sock=sock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -302,10 +272,9 @@ def _worker_main(
     shared: Any,
     row: int,
     ready: Any,
-    holder: socket.socket,
+    sock: socket.socket,
     use_uvloop: bool,
 ) -> None:
-    holder.close()  # the parent's copy holds the port; ours would take a share of the datagrams unread
     for sig in (signal.SIGINT, signal.SIGTERM):  # not the parent's handlers, until the loop sets its own
         signal.signal(sig, signal.SIG_DFL)
     base = row * len(_COUNTER_NAMES)
@@ -321,8 +290,7 @@ def _worker_main(
                 host,
                 port,
                 get_snapshot,
-                reuse_port=True,
-                spread=len(shared) // len(_COUNTER_NAMES),  # one row of counters per worker
+                sock=sock,
                 ready=lambda _a: ready.set(),
                 publish=publish,
                 parent=parent,
@@ -331,16 +299,17 @@ def _worker_main(
 
 
 class SipWorkers:
-    """N forked worker processes serving one UDP port (``SO_REUSEPORT``)."""
+    """N forked worker processes serving one UDP socket."""
 
     def __init__(self, host: str, port: int, get_snapshot: GetSnapshot, workers: int, *, uvloop: bool = True) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         ctx = multiprocessing.get_context("fork")
         self._shared = RawArray("q", workers * len(_COUNTER_NAMES))
-        # Hold the port (SO_REUSEPORT) so that port 0 resolves once; released when workers are up.
-        holder = bind_udp(host, port, reuse_port=True)
-        self.address: tuple[str, int] = holder.getsockname()[:2]
+        # One socket for all: each worker inherits it (fork) and serves it; the parent's copy is
+        # closed once they are up (the workers' copies keep it open).
+        sock = bind_udp(host, port)
+        self.address: tuple[str, int] = sock.getsockname()[:2]
         self._procs = []
         events = []
         try:
@@ -348,7 +317,7 @@ class SipWorkers:
                 ready = ctx.Event()
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(host, self.address[1], get_snapshot, self._shared, row, ready, holder, uvloop),
+                    args=(host, self.address[1], get_snapshot, self._shared, row, ready, sock, uvloop),
                     name=f"lcr-sip-{row}",
                     daemon=True,
                 )
@@ -364,7 +333,7 @@ class SipWorkers:
             self.stop()
             raise
         finally:
-            holder.close()
+            sock.close()
 
     @property
     def pids(self) -> list[int]:
@@ -413,7 +382,7 @@ def serve_sip(
     ``uvloop=False`` uses asyncio's own loop (for comparison)."""
     if workers == 1:
         with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop=uvloop)) as runner:
-            runner.run(_serve_until_signal(host, port, get_snapshot, reuse_port=False, ready=ready))
+            runner.run(_serve_until_signal(host, port, get_snapshot, ready=ready))
         return
     stopping = []
 

@@ -27,9 +27,20 @@ answer goes back on the same connection (§18.2.2). Framing:
 
 Each message counts as one ``datagrams`` in the shared ``Counters``, so the outcome counts still
 sum to it. When a peer does not read its answers, reading from it pauses until the transport's
-write buffer drains. Connections are kept open until the peer closes them (softswitches keep one
-per trunk) or the server is closed; there is no idle timeout. Only ``lcr serve`` listens on TCP:
-``serve_sip`` and its forked workers (``lcr.sip.server``) serve UDP.
+write buffer drains. Only ``lcr serve`` listens on TCP: ``serve_sip`` and its forked workers
+(``lcr.sip.server``) serve UDP.
+
+Connections are kept open while the peer uses them (softswitches keep one per trunk), with two
+limits, so that idle or hostile peers cannot pile up file descriptors:
+
+- ``idle_timeout`` (seconds, default ``IDLE_TIMEOUT``; ``lcr serve``: ``LCR_SIP_TCP_IDLE``): a
+  connection on which no complete message (a keep-alive ping counts) arrived for that long is
+  closed, counted ``tcp_idle_closed``. A peer trickling an endless header is cut off the same way.
+  One timer per connection, re-armed lazily: a message costs a clock read, not a timer.
+- ``max_connections`` (default ``MAX_CONNECTIONS``; ``LCR_SIP_TCP_MAX_CONNECTIONS``): a
+  connection accepted while that many are open is closed at once, unread, counted
+  ``tcp_refused``. The others are counted ``tcp_accepted``. Keep it below the process's open-file
+  limit (``ulimit -n``), so that the server refuses before ``accept`` fails.
 """
 
 from __future__ import annotations
@@ -49,6 +60,10 @@ log = logging.getLogger("lcr.sip")
 #: A header section (request line + headers + blank line) may be this long; beyond: closed.
 MAX_HEADER = 16_384
 BACKLOG = 1024
+#: Seconds without a complete message after which a connection is closed.
+IDLE_TIMEOUT = 60.0
+#: Open connections at most; one more is closed as soon as it is accepted.
+MAX_CONNECTIONS = 1000
 
 _CRLF = b"\r\n"
 _PING = b"\r\n\r\n"
@@ -85,24 +100,67 @@ def _has_content_length(head: bytes) -> bool:
 class SipStreamProtocol(asyncio.Protocol):
     """One TCP connection: frames SIP messages, answers each with ``handle_datagram``."""
 
-    def __init__(self, get_snapshot: GetSnapshot, counters: Counters, connections: set[SipStreamProtocol]) -> None:
+    def __init__(
+        self,
+        get_snapshot: GetSnapshot,
+        counters: Counters,
+        connections: set[SipStreamProtocol],
+        *,
+        idle_timeout: float | None = None,
+        max_connections: int | None = None,
+    ) -> None:
         self.get_snapshot = get_snapshot
         self.counters = counters
         self.connections = connections
+        self.idle_timeout = idle_timeout  # None: never closed for idleness
+        self.max_connections = max_connections  # None: no cap
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
         self._buffer = bytearray()
+        self._loop: asyncio.AbstractEventLoop | None = None  # set while an idle timer runs
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_message = 0.0  # loop time of the last complete message (or of the connection)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1]) if peer else ("", 0)
+        if self.max_connections is not None and len(self.connections) >= self.max_connections:
+            self.counters.tcp_refused += 1
+            if self.counters.tcp_refused % 1000 == 1:  # the first, then one in 1,000: a flood floods no log
+                log.warning("SIP over TCP: %d connections open (the cap), connection from %s refused (%d so far)",
+                            len(self.connections), self.peer, self.counters.tcp_refused)  # fmt: skip
+            transport.close()  # self.transport stays None: nothing it sends is read
+            return
+        self.transport = transport  # type: ignore[assignment]
+        self.counters.tcp_accepted += 1
         self.connections.add(self)
+        if self.idle_timeout is not None and self.idle_timeout > 0:
+            self._loop = asyncio.get_running_loop()
+            self._last_message = self._loop.time()
+            self._timer = self._loop.call_later(self.idle_timeout, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
         self.transport = None
         self._buffer.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check_idle(self) -> None:
+        """The idle timer: close when the last complete message is ``idle_timeout`` old, else re-arm
+        for what is left."""
+        assert self._loop is not None and self.idle_timeout is not None
+        self._timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        left = self._last_message + self.idle_timeout - self._loop.time()
+        if left > 0:
+            self._timer = self._loop.call_later(left, self._check_idle)
+            return
+        self.counters.tcp_idle_closed += 1
+        log.debug("SIP over TCP from %s: no message for %g s, connection closed", self.peer, self.idle_timeout)
+        self._close()
 
     def pause_writing(self) -> None:  # the peer does not read its answers: stop reading its requests
         if self.transport is not None:
@@ -169,6 +227,8 @@ class SipStreamProtocol(asyncio.Protocol):
         return head_end + length
 
     def _answer(self, message: bytes) -> None:
+        if self._loop is not None:
+            self._last_message = self._loop.time()
         try:
             snapshot = self.get_snapshot()
         except Exception:
@@ -200,18 +260,34 @@ class SipStreamProtocol(asyncio.Protocol):
 class SipStreamServer:
     """A listening TCP socket whose connections are served by ``SipStreamProtocol``.
 
-    ``connections``: the open ones; ``accepted``: how many were accepted since it started."""
+    ``connections``: the open ones; ``accepted``: how many were accepted since it started (the
+    refused included; ``counters.tcp_accepted`` counts those served)."""
 
-    def __init__(self, get_snapshot: GetSnapshot, counters: Counters) -> None:
+    def __init__(
+        self,
+        get_snapshot: GetSnapshot,
+        counters: Counters,
+        *,
+        idle_timeout: float | None = IDLE_TIMEOUT,
+        max_connections: int | None = MAX_CONNECTIONS,
+    ) -> None:
         self.get_snapshot = get_snapshot
         self.counters = counters
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self.connections: set[SipStreamProtocol] = set()
         self.accepted = 0
         self.server: asyncio.Server | None = None
 
     def protocol(self) -> SipStreamProtocol:
         self.accepted += 1
-        return SipStreamProtocol(self.get_snapshot, self.counters, self.connections)
+        return SipStreamProtocol(
+            self.get_snapshot,
+            self.counters,
+            self.connections,
+            idle_timeout=self.idle_timeout,
+            max_connections=self.max_connections,
+        )
 
     @property
     def address(self) -> tuple[str, int]:
@@ -233,8 +309,17 @@ async def open_sip_stream_server(
     get_snapshot: GetSnapshot,
     *,
     counters: Counters | None = None,
+    idle_timeout: float | None = IDLE_TIMEOUT,
+    max_connections: int | None = MAX_CONNECTIONS,
 ) -> SipStreamServer:
-    stream = SipStreamServer(get_snapshot, counters if counters is not None else Counters())
+    """``idle_timeout`` None or 0: connections are never closed for idleness; ``max_connections``
+    None: no cap."""
+    stream = SipStreamServer(
+        get_snapshot,
+        counters if counters is not None else Counters(),
+        idle_timeout=idle_timeout,
+        max_connections=max_connections,
+    )
     stream.server = await asyncio.get_running_loop().create_server(
         stream.protocol,
         host,
@@ -247,14 +332,28 @@ async def open_sip_stream_server(
 
 
 async def open_sip_listeners(
-    host: str, port: int, get_snapshot: GetSnapshot, *, attempts: int = 20
+    host: str,
+    port: int,
+    get_snapshot: GetSnapshot,
+    *,
+    attempts: int = 20,
+    idle_timeout: float | None = IDLE_TIMEOUT,
+    max_connections: int | None = MAX_CONNECTIONS,
 ) -> tuple[SipEndpoint, SipStreamServer]:
     """UDP and TCP on the same port, sharing one ``Counters``. With port 0 the UDP port is picked by
-    the kernel and TCP takes the same number, trying another when that one is taken over TCP."""
+    the kernel and TCP takes the same number, trying another when that one is taken over TCP.
+    ``idle_timeout`` and ``max_connections``: the TCP limits (``open_sip_stream_server``)."""
     for attempt in range(attempts if port == 0 else 1):
         endpoint = await open_sip_endpoint(host, port, get_snapshot)
         try:
-            stream = await open_sip_stream_server(host, endpoint.address[1], get_snapshot, counters=endpoint.counters)
+            stream = await open_sip_stream_server(
+                host,
+                endpoint.address[1],
+                get_snapshot,
+                counters=endpoint.counters,
+                idle_timeout=idle_timeout,
+                max_connections=max_connections,
+            )
         except OSError:
             endpoint.close()
             if port != 0 or attempt == attempts - 1:

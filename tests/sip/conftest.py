@@ -20,9 +20,10 @@ from tests.sip.world import real_snapshot
 class ThreadServer:
     """``open_sip_listeners`` (UDP and TCP on one port of 127.0.0.1) in an event loop (uvloop) running
     in a thread, over the test world compiled by the real router (``lcr.routing.build_snapshot``), or
-    over ``snapshot``; ``snapshot`` can be swapped (a reload)."""
+    over ``snapshot``; ``snapshot`` can be swapped (a reload). ``limits``: the TCP ones
+    (``idle_timeout``, ``max_connections``), the defaults otherwise."""
 
-    def __init__(self, snapshot: RouteSnapshot | None = None) -> None:
+    def __init__(self, snapshot: RouteSnapshot | None = None, **limits: float | None) -> None:
         self.snapshot: RouteSnapshot = snapshot if snapshot is not None else real_snapshot()
         self.loop = new_event_loop()
         self.endpoint: SipEndpoint | None = None
@@ -33,7 +34,9 @@ class ThreadServer:
             asyncio.set_event_loop(self.loop)
 
             async def start() -> None:
-                self.endpoint, self.stream = await open_sip_listeners("127.0.0.1", 0, lambda: self.snapshot)
+                self.endpoint, self.stream = await open_sip_listeners(
+                    "127.0.0.1", 0, lambda: self.snapshot, **limits  # type: ignore[arg-type]
+                )
                 started.set()
 
             self.loop.run_until_complete(start())

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from lcr.errors import InputError
+from lcr.serve import sip_tcp_limits
 from lcr.sip.counters import Counters
 from lcr.sip.message import MAX_MESSAGE
-from lcr.sip.stream import MAX_HEADER, SipStreamProtocol
+from lcr.sip.stream import IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_HEADER, SipStreamProtocol
 from tests.sip.conftest import ThreadServer, run_sipp
 from tests.sip.sipmsg import Response, parse_response, request
 from tests.sip.world import WorldSnapshot
@@ -175,6 +177,129 @@ def test_a_message_larger_than_the_limit_gets_the_connection_closed(server: Thre
     assert peer.buffer == b"" and counters(server).malformed_oversized == 1
 
 
+# --- limits: idle connections are closed, connections beyond the cap are refused --------------
+
+IDLE = 0.3  # seconds: the idle timeout of these tests' server
+
+
+@pytest.fixture
+def limited() -> Iterator[ThreadServer]:
+    s = ThreadServer(idle_timeout=IDLE, max_connections=2)
+    yield s
+    s.stop()
+
+
+def closed_after(peer: Peer) -> float:
+    """Seconds until the server closes ``peer``'s connection."""
+    started = time.monotonic()
+    assert peer.closed_by_server()
+    return time.monotonic() - started
+
+
+def test_a_silent_connection_is_closed_after_the_idle_timeout(limited: ThreadServer) -> None:
+    peer = Peer(limited.address)
+    try:
+        waited = closed_after(peer)
+        assert IDLE * 0.9 <= waited < IDLE + 2
+        assert counters(limited).tcp_idle_closed == 1
+        wait_for(lambda: not limited.stream.connections)  # type: ignore[union-attr]
+    finally:
+        peer.close()
+
+
+def test_messages_and_pings_keep_a_connection_open(limited: ThreadServer) -> None:
+    peer = Peer(limited.address)
+    try:
+        started = time.monotonic()
+        for n in range(8):  # 8 x IDLE / 2: the connection outlives its idle timeout 4 times over
+            if n % 2:
+                peer.send(b"\r\n\r\n")
+                assert peer.read_exactly(2) == b"\r\n"
+            else:
+                peer.send(invite(f"alive-{n}"))
+                assert peer.response().status == 302
+            time.sleep(IDLE / 2)
+        assert time.monotonic() - started > 3 * IDLE
+        assert counters(limited).tcp_idle_closed == 0
+        assert closed_after(peer) < IDLE + 2  # then silence: closed
+        assert counters(limited).tcp_idle_closed == 1
+    finally:
+        peer.close()
+
+
+def test_a_header_trickled_byte_by_byte_does_not_keep_a_connection_open(limited: ThreadServer) -> None:
+    peer = Peer(limited.address)
+    try:
+        started = time.monotonic()
+        data = invite("slow")
+        with pytest.raises(OSError):  # the server closes it while bytes still trickle in
+            for i in range(len(data) - 1):  # never the whole message
+                peer.send(data[i : i + 1])
+                time.sleep(IDLE / 10)
+        assert time.monotonic() - started < len(data) * IDLE / 10
+        assert counters(limited).tcp_idle_closed == 1 and counters(limited).datagrams == 0
+    finally:
+        peer.close()
+
+
+def test_connections_beyond_the_cap_are_closed_at_once(limited: ThreadServer) -> None:
+    stream = limited.stream
+    assert stream is not None
+    first, second = Peer(limited.address), Peer(limited.address)
+    try:
+        wait_for(lambda: len(stream.connections) == 2)
+        third = Peer(limited.address)
+        third.send(invite("refused"))
+        assert closed_after(third) < IDLE  # refused, not timed out
+        assert third.buffer == b""  # unread, unanswered
+        third.close()
+        c = counters(limited)
+        assert (c.tcp_accepted, c.tcp_refused, c.datagrams) == (2, 1, 0)
+        first.send(invite("served"))  # the two open ones are served as ever
+        assert first.response().status == 302
+        second.close()  # one closes: room for a new one
+        wait_for(lambda: len(stream.connections) == 1)
+        fourth = Peer(limited.address)
+        fourth.send(invite("room"))
+        assert fourth.response().status == 302
+        fourth.close()
+        assert (c.tcp_accepted, c.tcp_refused) == (3, 1)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_default_server_has_both_limits(server: ThreadServer) -> None:
+    stream = server.stream
+    assert stream is not None
+    assert (stream.idle_timeout, stream.max_connections) == (IDLE_TIMEOUT, MAX_CONNECTIONS) == (60.0, 1000)
+
+
+@pytest.mark.parametrize(
+    ("idle", "cap", "expected"),
+    [
+        ("", "", (60.0, 1000)),  # unset: the defaults
+        ("2.5", "10", (2.5, 10)),
+        ("0", "1", (None, 1)),  # 0: never closed for idleness
+        ("-1", "10", InputError),
+        ("soon", "10", InputError),
+        ("inf", "10", InputError),
+        ("60", "0", InputError),
+        ("60", "many", InputError),
+    ],
+)
+def test_lcr_serve_reads_the_limits_from_its_settings(
+    monkeypatch: pytest.MonkeyPatch, idle: str, cap: str, expected: object
+) -> None:
+    monkeypatch.setenv("LCR_SIP_TCP_IDLE", idle)
+    monkeypatch.setenv("LCR_SIP_TCP_MAX_CONNECTIONS", cap)
+    if expected is InputError:
+        with pytest.raises(InputError, match="LCR_SIP_TCP_"):
+            sip_tcp_limits()
+    else:
+        assert sip_tcp_limits() == expected
+
+
 # --- framing in memory: every segmentation of a stream gives the same answers -----------------
 
 
@@ -276,7 +401,7 @@ def test_edge_cases(stream: bytes, answers: list[object], closed: bool, counts: 
     d = {
         k: v
         for k, v in c.as_dict().items()
-        if v and k not in ("datagrams", "invites") and not k.startswith("malformed_")
+        if v and k not in ("datagrams", "invites") and not k.startswith(("malformed_", "tcp_"))
     }
     assert d == {k: v for k, v in counts.items() if not k.startswith("malformed_")}
     assert c.datagrams == sum(d.values())  # every message lands in exactly one outcome
