@@ -104,30 +104,15 @@ def tree_pids(root: int) -> list[int]:
 
 def tree_cpu_seconds(root: int) -> tuple[float, float]:
     """(utime, stime) of ``root`` and all its descendants (live ones), in seconds."""
-    parent: dict[int, int] = {}
-    ticks: dict[int, tuple[int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    user = system = 0
+    for pid in tree_pids(root):
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # gone since
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        pid = int(entry)
-        parent[pid] = int(fields[1])
-        ticks[pid] = (int(fields[11]), int(fields[12]))
-    user = system = 0
-    for pid, (u, k) in ticks.items():
-        p = pid
-        for _ in range(64):  # bounded walk up the tree
-            if p == root:
-                user += u
-                system += k
-                break
-            p = parent.get(p, 0)
-            if p <= 1:
-                break
+        user += int(fields[11])
+        system += int(fields[12])
     return user / TICK, system / TICK
 
 
