@@ -318,18 +318,21 @@ def route(number: str, customer_name: str | None, at: str | None, explain: bool,
 @main.command("serve")
 @click.option("--http", "http", default=None, metavar="HOST:PORT", help=config.HTTP_LISTEN.help)
 @click.option("--sip", "sip", default=None, metavar="HOST:PORT", help=config.SIP_LISTEN.help)
+@click.option("--sip-workers", "sip_workers", default=None, metavar="N", help=config.SIP_WORKERS.help)
 @click.option("--ratedecks", default=None, metavar="DIR", help=config.RATEDECKS_DIR.help)
 @db_option
 @handles_errors
-def serve(http: str | None, sip: str | None, ratedecks: str | None, database_url: str | None) -> None:
+def serve(http: str | None, sip: str | None, sip_workers: str | None, ratedecks: str | None,
+          database_url: str | None) -> None:
     """Serve route lookups over HTTP and SIP until interrupted; reloads on every store change."""
     from lcr.api.auth import Auth
-    from lcr.serve import parse_hostport, run
+    from lcr.serve import parse_hostport, parse_workers, run
 
     run(
         _engine(database_url),
         http=parse_hostport(http or config.HTTP_LISTEN.get(), "--http"),
         sip=parse_hostport(sip or config.SIP_LISTEN.get(), "--sip"),
+        sip_workers=parse_workers(sip_workers or config.SIP_WORKERS.get()),
         auth=Auth.from_settings(config.API_TOKEN.get(), config.READ_TOKENS.get()),
         profiles_dir=config.ratedecks_dir(ratedecks) / "profiles",
         notice_policy=NoticePolicy(config.NOTICE_POLICY.get()),

@@ -43,6 +43,12 @@ HTTP_LISTEN = Setting("LCR_HTTP", "127.0.0.1:8080", "HOST:PORT of the HTTP API f
 SIP_LISTEN = Setting(
     "LCR_SIP", "127.0.0.1:5060", "HOST:PORT of the SIP redirect server for `lcr serve` (UDP and TCP, same port)."
 )
+SIP_WORKERS = Setting(
+    "LCR_SIP_WORKERS",
+    "1",
+    "Processes answering SIP over UDP for `lcr serve`: 1 answers in the HTTP process; N > 1 forks N "
+    "workers that read one socket, each keeping its own copy of the router current (see README).",
+)
 SIP_TCP_IDLE = Setting(
     "LCR_SIP_TCP_IDLE",
     "60",
@@ -86,6 +92,7 @@ ALL: tuple[Setting, ...] = (
     READ_TOKENS,
     HTTP_LISTEN,
     SIP_LISTEN,
+    SIP_WORKERS,
     SIP_TCP_IDLE,
     SIP_TCP_MAX_CONNECTIONS,
     RATEDECKS_DIR,

@@ -3,6 +3,15 @@
 Both read ``RouterService.snapshot()``, so a reload (a deck import, a customer change, a payment)
 reaches HTTP and SIP at the same moment. uvicorn runs on uvloop with httptools; the SIP endpoint
 is a UDP socket and a TCP listener on the same port, in the same loop, with one set of counters.
+
+With ``sip_workers`` N > 1, SIP over UDP is answered by N forked processes reading one socket
+(``lcr.sip.server.SipWorkers``): a worker the scheduler sets aside does not hold the datagrams
+queued behind it, which is what keeps the tail short on a busy host (bench/README.md, SIP). The
+workers are forked first, before this process touches Polars (whose thread pool does not survive
+a fork: a child using it would wait forever), and each builds and keeps current its own
+``RouterService`` (the store is polled or LISTENed to per process), so a change reaches every
+worker as it reaches the HTTP process. The cost is memory: N + 1 routers. HTTP and SIP over TCP
+stay in the parent, whose ``/metrics`` sums the workers' counters with its own.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import Engine
 
@@ -21,7 +31,9 @@ from lcr.api.auth import Auth
 from lcr.api.metrics import Metrics
 from lcr.decks.plan import NoticePolicy
 from lcr.errors import InputError
+from lcr.routing import Snapshot
 from lcr.serving import RouterService
+from lcr.sip.server import SipWorkers
 
 log = logging.getLogger("lcr.serve")
 
@@ -41,6 +53,12 @@ def sip_tcp_limits() -> tuple[float | None, int]:
     return (idle or None), int(cap_text)
 
 
+def parse_workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise InputError(f"{config.SIP_WORKERS.env} / --sip-workers {text!r} is not a number of processes (1-64)")
+    return int(text)
+
+
 def parse_hostport(text: str, flag: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
@@ -57,10 +75,13 @@ async def serve(
     profiles_dir: Path,
     notice_policy: NoticePolicy = NoticePolicy.WARN,
     ready: Callable[[dict[str, tuple[str, int]]], None] | None = None,
+    workers: SipWorkers | None = None,
 ) -> None:
+    """``workers``: SIP workers already serving UDP on the ``sip`` port (this process then serves
+    SIP over TCP only)."""
     import uvicorn
 
-    from lcr.sip.stream import open_sip_listeners
+    from lcr.sip.stream import open_sip_listeners, open_sip_stream_server
 
     idle, cap = sip_tcp_limits()  # a bad setting fails before anything starts
     service = RouterService(engine)
@@ -69,7 +90,21 @@ async def serve(
     bound: dict[str, tuple[str, int]] = {}
     endpoint = stream = None
     try:
-        if sip is not None:
+        if sip is not None and workers is not None:
+            stream = await open_sip_stream_server(sip[0], workers.address[1], service.snapshot, idle_timeout=idle,
+                                                  max_connections=cap)
+            tcp = stream.counters
+
+            def summed() -> dict[str, int]:
+                total = workers.counters()
+                total.add(tcp)
+                return total.as_dict()
+
+            metrics.sources["lcr_sip_total"] = summed
+            bound["sip"] = workers.address
+            log.info("SIP redirect server on udp:%s:%d (%d workers, pids %s) and tcp:%s:%d", *workers.address,
+                     len(workers.pids), workers.pids, *stream.address)
+        elif sip is not None:
             endpoint, stream = await open_sip_listeners(
                 sip[0], sip[1], service.snapshot, idle_timeout=idle, max_connections=cap
             )
@@ -105,13 +140,43 @@ async def serve(
         service.stop()
 
 
-def run(engine: Engine, **kwargs: object) -> None:
-    from lcr.sip.server import new_event_loop
+class _WorkerRouter:
+    """A SIP worker's own router, made in the worker after the fork."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.service: RouterService | None = None
+
+    def start(self) -> None:
+        self.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+        self.service = RouterService(self.engine)
+        self.service.start()
+
+    def snapshot(self) -> Snapshot:
+        assert self.service is not None, "start() runs first, in the worker"
+        return self.service.snapshot()
+
+
+def run(engine: Engine, *, sip_workers: int = 1, **kwargs: object) -> None:
+    from lcr.sip.server import new_event_loop, start_sip_workers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # A reload builds the new snapshot on the router's thread, seconds of Python holding the GIL,
     # and the loop (SIP, HTTP) waits for the GIL up to the switch interval at each wake-up: 0.5 ms
     # instead of Python's 5 cuts INVITE -> 302 during a build ~8x (python -m bench.sip.busy).
     sys.setswitchinterval(0.0005)
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(serve(engine, **kwargs))  # type: ignore[arg-type]
+    sip = kwargs.get("sip")
+    workers = None
+    if sip_workers > 1 and sip is not None:
+        sip_tcp_limits()  # a bad setting fails before anything starts
+        # forked before any thread, event loop or Polars pool exists in this process
+        router = _WorkerRouter(engine)
+        host, port = cast(tuple[str, int], sip)
+        workers = start_sip_workers(host, port, router.snapshot, workers=sip_workers, init=router.start,
+                                    ready_timeout=3600)
+    try:
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve(engine, workers=workers, **kwargs))  # type: ignore[arg-type]
+    finally:
+        if workers is not None:
+            workers.stop()

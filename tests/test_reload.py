@@ -17,6 +17,7 @@ import pytest
 from lcr.model import OwnerKind
 from lcr.serving import RouterService
 from lcr.store.imports import import_deck, parse_received
+from tests.sip.sipmsg import parse_response, request
 from tests.world import REPO, load_sample_world
 
 
@@ -80,6 +81,82 @@ def test_running_server_sees_another_process_import_within_2_seconds(engine, sto
         server.terminate()
         server.wait(10)
         log.close()
+
+
+def _first_contacts(sock: socket.socket, port: int, count: int, tag: str) -> list[str]:
+    """Send ``count`` INVITEs (customer globex by source IP) and return each 302's first Contact."""
+    for i in range(count):
+        sock.sendto(request(call_id=f"{tag}-{i}@127.0.0.1", uri="sip:447400123456@lcr.example"), ("127.0.0.1", port))
+    found = {}
+    while len(found) < count:
+        resp = parse_response(sock.recv(65536))
+        assert resp.status == 302, (resp.status, resp.reason)
+        found[resp.one("Call-ID")] = resp.contacts()[0][1]
+    return list(found.values())
+
+
+def test_sip_workers_each_see_another_process_change_within_2_seconds(
+    engine, store_url: str, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """``lcr serve --sip-workers 2``: two processes answer UDP from one socket, each keeping its own
+    router current; HTTP's /metrics sums their counters."""
+    load_sample_world(engine)
+    http_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    env = {**os.environ, "LCR_DATABASE_URL": store_url}
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(lcr_cmd("serve", "--http", f"127.0.0.1:{http_port}", "--sip", f"127.0.0.1:{sip_port}",
+                                      "--sip-workers", "2"),
+                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError("lcr serve did not start") from None
+                time.sleep(0.1)
+        children = [p for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == server.pid]
+        assert len(children) >= 2, children  # the two SIP workers
+        before = _first_contacts(sock, sip_port, 40, "before")
+        assert "192.0.2.99" not in before
+        subprocess.run(lcr_cmd("carrier", "add", "zeta", "--gateway", "192.0.2.99"), env=env, check=True,
+                       capture_output=True)
+        deck = tmp_path / "zeta.csv"
+        deck.write_text("prefix,destination,rate,effective_date\n4474,UK Mobile,0.0001,2026-11-01\n")
+        subprocess.run(lcr_cmd("deck", "import", str(deck), "--carrier", "zeta"), env=env, check=True,
+                       capture_output=True)
+        committed = time.monotonic()
+        for attempt in range(1_000):
+            after = _first_contacts(sock, sip_port, 40, f"after{attempt}")  # 40 answers: both workers'
+            if set(after) == {"192.0.2.99"}:
+                break
+            assert time.monotonic() - committed < 2.0, f"a worker still routes elsewhere: {set(after)}"
+            time.sleep(0.05)
+        metrics = httpx.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
+        time.sleep(0.6)  # the workers publish their counters every 0.5 s
+        metrics = httpx.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
+        redirected = next(int(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                          if line.startswith('lcr_sip_total{kind="redirected"}'))
+        assert redirected >= 80 + 40 * attempt
+    finally:
+        sock.close()
+        server.terminate()
+        server.wait(10)
+        log.close()
+    assert not [p for p in children if Path(f"/proc/{p}").exists() and _parent(int(p)) == server.pid]
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
 
 
 def test_reload_under_concurrent_queries_loses_none(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

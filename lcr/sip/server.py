@@ -274,9 +274,12 @@ def _worker_main(
     ready: Any,
     sock: socket.socket,
     use_uvloop: bool,
+    init: Callable[[], None] | None,
 ) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):  # not the parent's handlers, until the loop sets its own
         signal.signal(sig, signal.SIG_DFL)
+    if init is not None:
+        init()  # e.g. build the worker's own router: before the worker counts as ready
     base = row * len(_COUNTER_NAMES)
     parent = os.getppid()
 
@@ -301,7 +304,19 @@ def _worker_main(
 class SipWorkers:
     """N forked worker processes serving one UDP socket."""
 
-    def __init__(self, host: str, port: int, get_snapshot: GetSnapshot, workers: int, *, uvloop: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        get_snapshot: GetSnapshot,
+        workers: int,
+        *,
+        uvloop: bool = True,
+        init: Callable[[], None] | None = None,
+        ready_timeout: float = 30.0,
+    ) -> None:
+        """``init``: called first in each worker (e.g. to build the worker's own router, which
+        ``get_snapshot`` then reads); the workers must be serving within ``ready_timeout`` s."""
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         ctx = multiprocessing.get_context("fork")
@@ -317,14 +332,14 @@ class SipWorkers:
                 ready = ctx.Event()
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(host, self.address[1], get_snapshot, self._shared, row, ready, sock, uvloop),
+                    args=(host, self.address[1], get_snapshot, self._shared, row, ready, sock, uvloop, init),
                     name=f"lcr-sip-{row}",
                     daemon=True,
                 )
                 proc.start()
                 self._procs.append(proc)
                 events.append(ready)
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + ready_timeout
             for proc, ready in zip(self._procs, events, strict=True):
                 while not ready.wait(0.1):
                     if not proc.is_alive() or time.monotonic() > deadline:
@@ -364,9 +379,16 @@ class SipWorkers:
 
 
 def start_sip_workers(
-    host: str, port: int, get_snapshot: GetSnapshot, *, workers: int, uvloop: bool = True
+    host: str,
+    port: int,
+    get_snapshot: GetSnapshot,
+    *,
+    workers: int,
+    uvloop: bool = True,
+    init: Callable[[], None] | None = None,
+    ready_timeout: float = 30.0,
 ) -> SipWorkers:
-    return SipWorkers(host, port, get_snapshot, workers, uvloop=uvloop)
+    return SipWorkers(host, port, get_snapshot, workers, uvloop=uvloop, init=init, ready_timeout=ready_timeout)
 
 
 def serve_sip(
