@@ -8,8 +8,11 @@ rate. Traffic is to 127.0.0.1 only.
 
 Kamailio (bench/sip/kamailio.cfg): stateless (sl), mtree longest-prefix match loaded from
 db_text, htable source-IP check, ``-x tlsf -X tlsf``, ``maxbuffer`` 4 MB, 2 UDP workers.
-lcr variants: ``asyncio:1`` (stock event loop, one process), ``uvloop:1``, ``uvloop:2`` (two
-processes on one port with SO_REUSEPORT); ``--lcr`` chooses.
+lcr variants (``bench.sip.serve`` over a fixed snapshot): ``asyncio:1`` (stock event loop, one
+process), ``uvloop:1``, ``uvloop:2`` (two worker processes reading one socket), ``blocking:2``;
+and ``serve:N``: ``lcr serve --sip-workers N`` itself over the same world written into a SQLite
+store (HTTP in the first process, every process with its own router and reload thread); ``--lcr``
+chooses.
 
 For each server and rate it prints: calls, successful / failed, retransmissions, sipp's achieved
 rate, p50 / p99 INVITE->302 time (sipp -trace_rtt), and server CPU per call (utime + stime of
@@ -37,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.sip.world import kamailio_routes, make_world, numbers
@@ -218,10 +221,38 @@ class Lcr(Server):
         self.port = free_port()
         command = [sys.executable, "-m", "bench.sip.serve", "--port", str(self.port), "--workers", workers,
                    "--loop", loop, *(extra or [])]  # fmt: skip
+        if loop == "serve":
+            command = [sys.executable, "-m", "lcr.cli", "serve", "--http", f"127.0.0.1:{free_port()}",
+                       "--sip", f"127.0.0.1:{self.port}", "--sip-workers", workers,
+                       "--database-url", _store(work)]  # fmt: skip
         log_name = self.name.replace(" ", "-").replace(":", "-").replace("@", "-")
         with open(work / f"{log_name}.log", "wb") as log:  # cwd first on sys.path: TREE's lcr, not ours
             self.proc = subprocess.Popen(command, cwd=tree or ROOT, stdout=log, stderr=subprocess.STDOUT)
         wait_for_options(self.port, 120)
+
+
+def _store(work: Path) -> str:
+    """A SQLite store in ``work`` holding the benchmark world (made once per run)."""
+    path = work / "lcr-serve.sqlite"
+    url = f"sqlite:///{path}"
+    if not path.exists():
+        import polars as pl
+
+        from bench.cdr_import import load_world
+        from bench.sip.world import routing_inputs
+        from lcr.store.db import open_store
+
+        inputs = routing_inputs(make_world())
+        billing = (pl.lit(0).alias("connect_fee"), pl.lit(1).alias("first_interval"), pl.lit(1).alias("next_interval"))
+        inputs = replace(
+            inputs,
+            carrier_rates={k: f.with_columns(*billing) for k, f in inputs.carrier_rates.items()},
+            customer_rates={k: f.with_columns(*billing) for k, f in inputs.customer_rates.items()},
+        )
+        engine = open_store(url)
+        load_world(engine, inputs)
+        engine.dispose()
+    return url
 
 
 @dataclass
