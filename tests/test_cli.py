@@ -105,3 +105,11 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     second = runner.invoke(main, ["db", "upgrade", "--database-url", url])
     assert first.exit_code == second.exit_code == 0
     assert "already at head" in second.output
+
+
+@pytest.mark.parametrize("workers", ["0", "two", "65"])
+def test_serve_rejects_a_bad_number_of_sip_workers(tmp_path: Path, workers: str) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    result = CliRunner().invoke(main, ["serve", "--sip-workers", workers, "--database-url", url])
+    assert result.exit_code == 1  # rejected before anything is bound or forked
+    assert "--sip-workers" in result.stderr and repr(workers) in result.stderr
