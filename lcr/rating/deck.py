@@ -24,6 +24,8 @@ builds three tables; nothing here depends on the calls to be rated. Keys are ``d
               key 0, so the last breakpoint at or below a call's ``qkey`` (one binary search,
               ``search_sorted``) is the owner's longest code ever defined for the number; the
               batch then walks ``parent`` only for the few calls whose code was not in force.
+              Row 0 is a sentinel, ``qkey`` -1 with no code: the calls without an owner (whose
+              ``qkey`` is -1) land on it, so every search lands on a row.
 
 ``stride`` is ``10**digits`` when ``len(owners) * 10**digits`` fits in an Int64 (always so for
 prefixes of up to 15 digits and up to 9,000 owners). Otherwise ``bounds`` holds the distinct
@@ -79,12 +81,13 @@ class CompiledDeck:
     def owner_enum(self) -> pl.Enum:
         return pl.Enum(list(self.owners))
 
-    def qkeys(self, owner: pl.Series, key: pl.Series) -> pl.Series:
-        """``flat`` search keys of owner ids (null: not an owner) and keys; -1 for no owner."""
+    def qkey(self, owner: pl.Expr, key: pl.Expr) -> pl.Expr:
+        """``flat`` search key of an owner id (null: not an owner) and a ``KEY_DIGITS``-wide key,
+        cut to the deck's width; -1 for no owner."""
+        key = key // 10 ** (KEY_DIGITS - self.digits)
         if self.bounds.len():
-            key = self.bounds.search_sorted(key, side="right").cast(pl.Int64)
-        q = owner.cast(pl.Int64) * self.stride + key
-        return q.fill_null(-1)
+            key = pl.lit(self.bounds).search_sorted(key, side="right").cast(pl.Int64)
+        return (owner.cast(pl.Int64) * self.stride + key).fill_null(-1)
 
     def version_at(self, code: pl.Series, at: pl.Series) -> pl.Series:
         """Version id in force at ``at`` for each ``code`` (null: none in force), any version."""
@@ -119,12 +122,12 @@ def pack_version(plen: pl.Expr, dest: pl.Expr, tariff: pl.Expr) -> pl.Expr:
 
 
 def unpack_plen(pack: pl.Expr) -> pl.Expr:
-    return pack % 2**5
+    return pack & (2**5 - 1)  # a bit mask is cheaper than ``%``
 
 
 def unpack_dest(pack: pl.Expr) -> pl.Expr:
     """Destination id, null for a version without one."""
-    dest = (pack // 2**5) % 2**_DEST_BITS
+    dest = (pack // 2**5) & (2**_DEST_BITS - 1)
     return pl.when(dest != 2**_DEST_BITS - 1).then(dest).cast(_IDX)
 
 
@@ -252,6 +255,7 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
     flat = flat.with_columns(  # the code's fields beside it: no second gather per call
         codes.select("latest_from", "latest_to", "latest_pack").gather(flat.get_column("code"))
     )
+    flat = pl.concat([flat.clear(1).with_columns(qkey=pl.lit(-1, pl.Int64)), flat])  # the sentinel
     # One chunk each: gathers from multi-chunk columns are several times slower.
     return CompiledDeck(
         owners,
