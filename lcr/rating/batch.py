@@ -44,9 +44,7 @@ from lcr.rating.deck import (
     KEY_DIGITS,
     CompiledDeck,
     compile_deck,
-    unpack_dest,
     unpack_plen,
-    unpack_tariff,
 )
 from lcr.rating.reference import MAX_DIGITS
 
@@ -93,14 +91,14 @@ def rate_batch(
 
 
 def _prepare(cdrs: pl.DataFrame, sell: CompiledDeck, buy: CompiledDeck, tech: pl.Expr | None) -> pl.DataFrame:
-    """Per call: ``_start`` (where the normalised number begins in ``dst``, after the tech prefix
-    and one ``+`` / ``00`` / ``011`` lead), ``_dlen`` (its digit count, null when malformed),
-    ``_key`` (its first ``KEY_DIGITS`` digits as an integer padded with 0s; -1 for a bad call),
+    """Per call: ``_dlen`` (the digit count of the normalised number, after the tech prefix and
+    one ``+`` / ``00`` / ``011`` lead; null when malformed), ``_key`` (its first
+    ``KEY_DIGITS`` digits as an integer padded with 0s; -1 for a bad call),
     ``_t``, ``_billsec``, ``_bad`` (the field reason), the search keys ``_qs`` / ``_qb`` of both
     sides (``CompiledDeck.qkey``; -1: a bad call or no owner), ``_has_buy_owner``.
 
     No normalised string is built: matching needs only the key and the length, and a matched
-    prefix is a slice of ``dst``. Each step is its own column, so no string test runs twice."""
+    prefix is its code's. Each step is its own column, so no string test runs twice."""
     dst = pl.col("dst").cast(pl.String)
     skip = pl.lit(0, pl.Int32)
     if tech is not None:
@@ -124,7 +122,6 @@ def _prepare(cdrs: pl.DataFrame, sell: CompiledDeck, buy: CompiledDeck, tech: pl
         cdrs.lazy()
         .select(
             _number=dst,
-            _skip=skip,
             _t=pl.col("start_time").cast(pl.Int64),
             _billsec=pl.col("billsec").cast(pl.Int64),
             _so=pl.col("customer").cast(pl.String).cast(sell.owner_enum, strict=False).to_physical(),
@@ -160,9 +157,8 @@ def _prepare(cdrs: pl.DataFrame, sell: CompiledDeck, buy: CompiledDeck, tech: pl
     key = pl.when(good).then(pl.col("_key")).otherwise(-1)
     return (
         calls.lazy()
-        .with_columns(_start=pl.col("_skip") + pl.col("_lead"), _bad=bad)
+        .with_columns(_bad=bad)
         .select(
-            "_start",
             "_dlen",
             "_t",
             "_billsec",
@@ -228,7 +224,6 @@ def rate_compiled(
     out = cdrs.with_columns(
         *sell_cols,
         *buy_cols,
-        prep["_start"],
         prep["_billsec"],
         prep["_bad"],
         prep["_has_buy_owner"],
@@ -257,8 +252,6 @@ def rate_compiled(
         .with_columns(
             *_cost("sell"),
             *_cost("buy"),
-            _prefix("sell"),
-            _prefix("buy"),
             sell_reason=sell_reason,
             buy_reason=buy_reason,
         )
@@ -306,11 +299,13 @@ def _match(
 
 
 def _side_columns(side: str, deck: CompiledDeck, pack: pl.Series) -> list[pl.Series]:
-    """The matched version's tariff (and the sell destination), gathered from the small tables."""
-    tariff = pack.to_frame().select(unpack_tariff(pl.col(pack.name))).to_series()
-    got = deck.tariffs.gather(tariff)
+    """The matched version's prefix (its code's) and tariff (with the sell destination),
+    gathered from the deck's tables: a gather of short strings is cheaper than a slice."""
+    ids = pack.to_frame().select(code=deck.unpack_code(pl.col(pack.name)), tariff=deck.unpack_tariff(pl.col(pack.name)))
+    got = deck.tariffs.gather(ids.get_column("tariff"))
     cols = [
         pack.alias(f"_{side}_pack"),
+        deck.codes.get_column("prefix").gather(ids.get_column("code")).alias(f"{side}_prefix"),
         got["rate"].alias(f"{side}_rate"),
         got["connect_fee"].alias(f"_{side}_fee"),
         got["first_interval"].cast(pl.Int64).alias(f"_{side}_first"),
@@ -318,17 +313,8 @@ def _side_columns(side: str, deck: CompiledDeck, pack: pl.Series) -> list[pl.Ser
         got["blocked"].alias(f"{side}_blocked"),
     ]
     if side == "sell":
-        dest = pack.to_frame().select(unpack_dest(pl.col(pack.name))).to_series()
-        cols.append(deck.destinations.gather(dest).alias("sell_destination"))
+        cols.append(got["destination"].alias("sell_destination"))
     return cols
-
-
-def _prefix(side: str) -> pl.Expr:
-    """The matched prefix: the number's first ``plen`` digits (no gather of a string)."""
-    pack = pl.col(f"_{side}_pack")
-    number = pl.col("dst").cast(pl.String)
-    start = pl.when(pack.is_not_null()).then(pl.col("_start"))  # null: no prefix
-    return number.str.slice(start, unpack_plen(pack)).alias(f"{side}_prefix")
 
 
 def _cost(side: str) -> list[pl.Expr]:

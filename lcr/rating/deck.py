@@ -13,10 +13,11 @@ builds three tables; nothing here depends on the calls to be rated. Keys are ``d
               ``effective_to`` is ``FOREVER`` when open. ``vkey`` orders the versions of a
               code by the rank of their start among all starts, for a binary search of the
               version in force at an instant. ``pack`` is what a matched call needs of its
-              version in one integer (``pack_version``): the prefix length, the destination
-              (an id in ``destinations``) and the tariff (an id in ``tariffs``, the distinct
-              rate, connect fee, intervals and blocked flag: thousands, not millions, so a
-              call's gathers from it stay in the CPU cache).
+              version in one integer (``pack_version``): the prefix length, the code (whose
+              ``prefix`` a matched call gathers: cheaper than slicing it from the number) and
+              the tariff (an id in ``tariffs``, the distinct rate, connect fee, intervals,
+              blocked flag and destination: thousands to hundreds of thousands, not millions,
+              so a call's gathers from it stay in the CPU cache).
 ``flat``      the prefix tree flattened into breakpoints, one integer ``qkey`` per breakpoint
               (``owner * stride + key``), ascending. Its ``code`` is the owner's deepest code
               covering every key from that breakpoint to the next (null: none), with that
@@ -74,8 +75,8 @@ class CompiledDeck:
     digits: int  # key width: the longest prefix (1 for an empty deck)
     stride: int  # qkey = owner * stride + key (or the key's rank in ``bounds``)
     bounds: pl.Series  # empty unless keys are ranked (see the module doc)
-    tariffs: pl.DataFrame  # distinct (rate, connect_fee, first_interval, next_interval, blocked)
-    destinations: pl.Series  # distinct destinations, sorted
+    tariffs: pl.DataFrame  # distinct (rate, connect_fee, first_interval, next_interval, blocked, destination)
+    code_bits: int  # the width of the code id in ``pack``
 
     @property
     def owner_enum(self) -> pl.Enum:
@@ -109,30 +110,20 @@ class CompiledDeck:
         ).to_series()
 
 
-_DEST_BITS = 26
+    def unpack_code(self, pack: pl.Expr) -> pl.Expr:
+        return (pack // 2**5) & (2**self.code_bits - 1)
+
+    def unpack_tariff(self, pack: pl.Expr) -> pl.Expr:
+        return (pack // 2 ** (5 + self.code_bits)).cast(_IDX)
 
 
-def pack_version(plen: pl.Expr, dest: pl.Expr, tariff: pl.Expr) -> pl.Expr:
-    """Bits 0-4: prefix length (<= 18), 5-30: destination id (null: 2**26 - 1), 31-62: tariff id."""
-    return (
-        plen.cast(pl.Int64)
-        + dest.cast(pl.Int64).fill_null(2**_DEST_BITS - 1) * 2**5
-        + tariff.cast(pl.Int64) * 2**31
-    )
+def pack_version(plen: pl.Expr, code: pl.Expr, tariff: pl.Expr, code_bits: int) -> pl.Expr:
+    """Bits 0-4: prefix length (<= 18), then ``code_bits`` bits: the code id, then the tariff id."""
+    return plen.cast(pl.Int64) + code.cast(pl.Int64) * 2**5 + tariff.cast(pl.Int64) * 2 ** (5 + code_bits)
 
 
 def unpack_plen(pack: pl.Expr) -> pl.Expr:
     return pack & (2**5 - 1)  # a bit mask is cheaper than ``%``
-
-
-def unpack_dest(pack: pl.Expr) -> pl.Expr:
-    """Destination id, null for a version without one."""
-    dest = (pack // 2**5) & (2**_DEST_BITS - 1)
-    return pl.when(dest != 2**_DEST_BITS - 1).then(dest).cast(_IDX)
-
-
-def unpack_tariff(pack: pl.Expr) -> pl.Expr:
-    return (pack // 2**31).cast(_IDX)
 
 
 def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> CompiledDeck:
@@ -181,22 +172,20 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
         .collect()
     )
     # What a matched call needs of its version, in one Int64 (``pack``): the prefix length, the
-    # destination's id in ``destinations`` and the tariff's id in ``tariffs``, small tables of
-    # distinct values whose gathers stay in the CPU cache.
-    terms = ["rate", "connect_fee", "first_interval", "next_interval", "blocked"]
-    tariffs = versions.select(terms).unique().sort(terms)
-    destinations = versions.get_column("destination").unique().drop_nulls().sort()
-    if destinations.len() >= 2**_DEST_BITS:
-        raise ValueError(f"more than {2**_DEST_BITS - 1} distinct destinations in one deck")
+    # code's id and the tariff's id in ``tariffs``, a small table of distinct values whose
+    # gathers stay in the CPU cache.
+    terms = ["rate", "connect_fee", "first_interval", "next_interval", "blocked", "destination"]
+    tariffs = versions.select(terms).unique().sort(terms, nulls_last=True)
+    code_bits = max(codes.height.bit_length(), 1)
+    if 5 + code_bits + tariffs.height.bit_length() > 63:
+        raise ValueError(f"{codes.height} codes and {tariffs.height} tariffs do not fit a 63-bit pack")
     versions = (
         versions.lazy()
         .join(tariffs.lazy().with_row_index("tariff"), on=terms, how="left", maintain_order="left", nulls_equal=True)
         .with_columns(
-            dest=pl.col("destination").cast(pl.Enum(destinations.to_list())).to_physical(),
-            plen=pl.col("prefix").str.len_bytes().cast(pl.Int64),
+            pack=pack_version(pl.col("prefix").str.len_bytes(), pl.col("code"), pl.col("tariff"), code_bits)
         )
-        .with_columns(pack=pack_version(pl.col("plen"), pl.col("dest"), pl.col("tariff")))
-        .drop("tariff", "dest", "plen")
+        .drop("tariff")
         .collect()
     )
     epochs = versions.get_column("effective_from").unique().sort()
@@ -267,7 +256,7 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
         stride,
         bounds.rechunk(),
         tariffs.rechunk(),
-        destinations.rechunk(),
+        code_bits,
     )
 
 
