@@ -299,8 +299,8 @@ def _match(
 
 
 def _side_columns(side: str, deck: CompiledDeck, pack: pl.Series) -> list[pl.Series]:
-    """The matched version's prefix (its code's) and tariff (with the sell destination),
-    gathered from the deck's tables: a gather of short strings is cheaper than a slice."""
+    """The matched version's prefix (its code's), tariff and (sell side) destination, gathered
+    from the deck's tables: a gather of short strings is cheaper than a slice."""
     ids = pack.to_frame().select(code=deck.unpack_code(pl.col(pack.name)), tariff=deck.unpack_tariff(pl.col(pack.name)))
     got = deck.tariffs.gather(ids.get_column("tariff"))
     cols = [
@@ -312,8 +312,11 @@ def _side_columns(side: str, deck: CompiledDeck, pack: pl.Series) -> list[pl.Ser
         got["next_interval"].cast(pl.Int64).alias(f"_{side}_next"),
         got["blocked"].alias(f"{side}_blocked"),
     ]
-    if side == "sell":
+    if side == "sell" and "destination" in deck.tariffs.columns:  # folded in (huge decks)
         cols.append(got["destination"].alias("sell_destination"))
+    elif side == "sell":
+        dest = pack.to_frame().select(deck.unpack_dest(pl.col(pack.name))).to_series()
+        cols.append(deck.destinations.gather(dest).alias("sell_destination"))
     return cols
 
 

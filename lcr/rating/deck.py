@@ -14,10 +14,12 @@ builds three tables; nothing here depends on the calls to be rated. Keys are ``d
               code by the rank of their start among all starts, for a binary search of the
               version in force at an instant. ``pack`` is what a matched call needs of its
               version in one integer (``pack_version``): the prefix length, the code (whose
-              ``prefix`` a matched call gathers: cheaper than slicing it from the number) and
-              the tariff (an id in ``tariffs``, the distinct rate, connect fee, intervals,
-              blocked flag and destination: thousands to hundreds of thousands, not millions,
-              so a call's gathers from it stay in the CPU cache).
+              ``prefix`` a matched call gathers: cheaper than slicing it from the number), the
+              destination (an id in ``destinations``) and the tariff (an id in ``tariffs``, the
+              distinct rate, connect fee, intervals and blocked flag: thousands, not millions,
+              so a call's gathers from it stay in the CPU cache). When the four ids would not
+              fit in 63 bits (tens of millions of codes), ``tariffs`` holds the destination
+              too and the pack has no destination id (``dest_bits`` 0).
 ``flat``      the prefix tree flattened into breakpoints, one integer ``qkey`` per breakpoint
               (``owner * stride + key``), ascending. Its ``code`` is the owner's deepest code
               covering every key from that breakpoint to the next (null: none), with that
@@ -75,8 +77,10 @@ class CompiledDeck:
     digits: int  # key width: the longest prefix (1 for an empty deck)
     stride: int  # qkey = owner * stride + key (or the key's rank in ``bounds``)
     bounds: pl.Series  # empty unless keys are ranked (see the module doc)
-    tariffs: pl.DataFrame  # distinct (rate, connect_fee, first_interval, next_interval, blocked, destination)
+    tariffs: pl.DataFrame  # distinct (rate, connect_fee, first_interval, next_interval, blocked[, destination])
+    destinations: pl.Series  # distinct destinations, sorted, then null (a version without one)
     code_bits: int  # the width of the code id in ``pack``
+    dest_bits: int  # the width of the destination id in ``pack`` (0: in ``tariffs``)
 
     @property
     def owner_enum(self) -> pl.Enum:
@@ -113,24 +117,36 @@ class CompiledDeck:
     def unpack_code(self, pack: pl.Expr) -> pl.Expr:
         return (pack // 2**5) & (2**self.code_bits - 1)
 
+    def unpack_dest(self, pack: pl.Expr) -> pl.Expr:
+        return ((pack // 2 ** (5 + self.code_bits)) & (2**self.dest_bits - 1)).cast(_IDX)
+
     def unpack_tariff(self, pack: pl.Expr) -> pl.Expr:
-        return (pack // 2 ** (5 + self.code_bits)).cast(_IDX)
+        return (pack // 2 ** (5 + self.code_bits + self.dest_bits)).cast(_IDX)
 
 
-def pack_version(plen: pl.Expr, code: pl.Expr, tariff: pl.Expr, code_bits: int) -> pl.Expr:
-    """Bits 0-4: prefix length (<= 18), then ``code_bits`` bits: the code id, then the tariff id."""
-    return plen.cast(pl.Int64) + code.cast(pl.Int64) * 2**5 + tariff.cast(pl.Int64) * 2 ** (5 + code_bits)
+def pack_version(
+    plen: pl.Expr, code: pl.Expr, dest: pl.Expr, tariff: pl.Expr, code_bits: int, dest_bits: int
+) -> pl.Expr:
+    """Bits 0-4: prefix length (<= 18), then ``code_bits`` bits: the code id, ``dest_bits``
+    bits: the destination id, the rest: the tariff id."""
+    return (
+        plen.cast(pl.Int64)
+        + code.cast(pl.Int64) * 2**5
+        + dest.cast(pl.Int64) * 2 ** (5 + code_bits)
+        + tariff.cast(pl.Int64) * 2 ** (5 + code_bits + dest_bits)
+    )
 
 
 def unpack_plen(pack: pl.Expr) -> pl.Expr:
     return pack & (2**5 - 1)  # a bit mask is cheaper than ``%``
 
 
-def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> CompiledDeck:
+def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None, folded: bool | None = None) -> CompiledDeck:
     """Index a rate frame with an ``owner`` column (all versions of all owners' codes).
 
     ``ranked`` forces ranked keys on or off (tests); by default only when ``owner * 10**digits``
-    would overflow an Int64."""
+    would overflow an Int64. ``folded`` forces the destination into ``tariffs`` or out of it
+    (tests); by default only when the ids would not fit a 63-bit pack."""
     missing = [c for c in OWNED_RATE_SCHEMA if c not in rates.columns]
     if missing:
         raise ValueError(f"rate frame lacks columns {missing}")
@@ -172,18 +188,35 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
         .collect()
     )
     # What a matched call needs of its version, in one Int64 (``pack``): the prefix length, the
-    # code's id and the tariff's id in ``tariffs``, a small table of distinct values whose
-    # gathers stay in the CPU cache.
-    terms = ["rate", "connect_fee", "first_interval", "next_interval", "blocked", "destination"]
-    tariffs = versions.select(terms).unique().sort(terms, nulls_last=True)
+    # code's id, the destination's id in ``destinations`` and the tariff's id in ``tariffs``,
+    # small tables of distinct values whose gathers stay in the CPU cache.
+    terms = ["rate", "connect_fee", "first_interval", "next_interval", "blocked"]
+    tariffs = versions.select(terms).unique().sort(terms)
+    names = versions.get_column("destination").unique().drop_nulls().sort()
     code_bits = max(codes.height.bit_length(), 1)
-    if 5 + code_bits + tariffs.height.bit_length() > 63:
+    dest_bits = names.len().bit_length()  # ids 0 .. len(names), the last one for no destination
+    if folded is None:
+        folded = 5 + code_bits + dest_bits + tariffs.height.bit_length() > 63
+    if folded:
+        terms.append("destination")
+        tariffs = versions.select(terms).unique().sort(terms, nulls_last=True)
+        names, dest_bits = names.clear(), 0
+    if 5 + code_bits + dest_bits + tariffs.height.bit_length() > 63:
         raise ValueError(f"{codes.height} codes and {tariffs.height} tariffs do not fit a 63-bit pack")
+    destinations = pl.concat([names, pl.Series([None], dtype=pl.String)])
+    dest = pl.col("destination").cast(pl.Enum(names.to_list())).to_physical().fill_null(names.len())
     versions = (
         versions.lazy()
         .join(tariffs.lazy().with_row_index("tariff"), on=terms, how="left", maintain_order="left", nulls_equal=True)
         .with_columns(
-            pack=pack_version(pl.col("prefix").str.len_bytes(), pl.col("code"), pl.col("tariff"), code_bits)
+            pack=pack_version(
+                pl.col("prefix").str.len_bytes(),
+                pl.col("code"),
+                dest if dest_bits else pl.lit(0),
+                pl.col("tariff"),
+                code_bits,
+                dest_bits,
+            )
         )
         .drop("tariff")
         .collect()
@@ -256,7 +289,9 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
         stride,
         bounds.rechunk(),
         tariffs.rechunk(),
+        destinations.rechunk(),
         code_bits,
+        dest_bits,
     )
 
 

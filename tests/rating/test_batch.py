@@ -69,10 +69,10 @@ def check(
 ) -> None:
     if ranked is None:
         got = rate_batch(cdrs, sell, buy, tech_prefixes=tech)
-    else:  # keys ranked among the breakpoints (the layout for long prefixes and many owners)
-        got = rate_compiled(
-            cdrs, compile_deck(sell, ranked=ranked), compile_deck(buy, ranked=ranked), tech_prefixes=tech
-        )
+    else:  # keys ranked among the breakpoints and destinations folded into the tariffs (the
+        # layouts for long prefixes and many owners, and for tens of millions of codes)
+        sd, bd = (compile_deck(r, ranked=ranked, folded=ranked) for r in (sell, buy))
+        got = rate_compiled(cdrs, sd, bd, tech_prefixes=tech)
     assert got.columns == [*cdrs.columns, *OUTPUT_COLUMNS]
     assert got.schema == {**cdrs.schema, **OUTPUT_COLUMNS}
     assert got.select(cdrs.columns).equals(cdrs)  # CDRs unchanged, same order
