@@ -7,29 +7,32 @@ in force at their start (a closed code, a call before a code's newest version).
 How one side is matched (see ``lcr.rating.deck`` for the compiled tables):
 
 1. every call's normalised number becomes an integer key (its first 18 digits, padded with
-   ``0``; the deck cuts it to its own width), read straight from ``dst`` at the offset where
-   the normalised number starts: no normalised string is built. The calls are put in key
-   order once for both sides (by the key's first 8 digits: a cheaper sort, as cache-friendly);
-2. ``owner * stride + key`` is searched (``search_sorted``) among the deck's flattened
-   breakpoints: the owner's longest code whose range holds the key, whatever its dates, with
-   its newest version's ``latest_from``, ``latest_to`` and ``pack`` beside it;
+   ``0``; the deck cuts it to its own width) and a digit count, with no normalised string
+   built: for nearly every number by one integer parse of the whole number (its value modulo
+   ``10**digits`` drops an ``011`` lead), for the rest (signs, zeros, more than 18 digits,
+   malformed) by a regex and a slice of those rows only. Each side's search key
+   ``owner * stride + key`` is computed there too. The calls are put in key order once for
+   both sides (by the key's first 8 digits: a cheaper sort, as cache-friendly);
+2. the search key is searched (``search_sorted``) among the deck's flattened breakpoints: the
+   owner's longest code whose range holds the key, whatever its dates, with its newest
+   version's ``latest_from``, ``latest_to`` and ``pack`` beside it;
 3. that code matches when the number is at least as long as the prefix (padding must not
    match) and its newest version is in force at the call's start; otherwise the calls in
    question look for an older version in force (a binary search over ``(code, start rank)``)
    and, failing that, move to the parent code, until matched or out of ancestors;
-4. each call gets its version's ``pack`` back in call order (one scatter): the prefix is
-   sliced from ``dst``, the destination and the tariff (rate, fee, intervals, blocked) are
-   gathered from the deck's small tables of distinct values.
+4. each call gets its version's ``pack`` back in call order (one scatter): the prefix (its
+   code's), the destination and the tariff (rate, fee, intervals, blocked) are gathered from
+   the deck's tables by the ids in the pack.
 
-The two sides are matched in parallel (two threads; Polars releases the GIL). The amounts are
-computed in the calls' own order, in integer micro-units. Rows come back in input order with
-the CDR columns untouched.
+The two sides are matched and their columns gathered in parallel (two threads; Polars releases
+the GIL). The amounts are computed in the calls' own order, in integer micro-units. Rows come
+back in input order with the CDR columns untouched.
 
 Where the time goes (10M calls against the 2M-row benchmark decks, CPU seconds with Polars on
-one thread, at load 3): reading the numbers (lead, digit check, key) ~2.2, sorting and
-gathering the calls in key order ~1.6, matching ~4.3 for both sides (per side: the search
-~0.7-1.1, the gathers beside it ~0.5, older versions ~0.5, the scatter back ~0.7), tariffs and
-destinations ~0.7, prefixes, amounts and reasons ~2.3. See ``bench/README.md``, "Rating".
+one thread, at load 4; 7.0 in all): reading the numbers and the search keys 1.2, sorting and
+gathering the calls in key order 0.9, matching 1.3-1.4 per side (the search, the gathers
+beside it, older versions, the scatter back), each side's prefix, tariff (and destination)
+gathers 0.5-0.6, amounts, reasons and the output frame ~1.0. See ``bench/README.md``, "Rating".
 """
 
 from __future__ import annotations

@@ -113,7 +113,6 @@ class CompiledDeck:
             .alias("version")
         ).to_series()
 
-
     def unpack_code(self, pack: pl.Expr) -> pl.Expr:
         return (pack // 2**5) & (2**self.code_bits - 1)
 
