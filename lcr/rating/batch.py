@@ -26,7 +26,10 @@ How one side is matched (see ``lcr.rating.deck`` for the compiled tables):
 
 The two sides are matched and their columns gathered in parallel (two threads; Polars releases
 the GIL). The amounts are computed in the calls' own order, in integer micro-units. Rows come
-back in input order with the CDR columns untouched.
+back in input order with the CDR columns untouched. The per-call expression passes (reading
+the numbers, the amounts and reasons) run on Polars' streaming engine: the frame goes through
+in morsels on both cores, so intermediates stay in cache and fewer fresh pages are touched
+(measured against the in-memory engine on 10M calls: -12 % CPU, -18 % wall).
 
 Where the time goes (10M calls against the 2M-row benchmark decks, CPU seconds with Polars on
 one thread, at load 4; 7.0 in all): reading the numbers and the search keys 1.2, sorting and
@@ -138,7 +141,7 @@ def _prepare(cdrs: pl.DataFrame, sell: CompiledDeck, buy: CompiledDeck, tech: pl
         # (malformed, zero, negative, longer) is null here and read by ``_digits`` below.
         .with_columns(_dlen=pl.when((value > 0) & (digits >= 1) & (digits <= KEY_DIGITS)).then(digits))
         .with_columns(_key=value % (10**KEY_DIGITS // _pad(pl.col("_dlen"))) * _pad(pl.col("_dlen")))
-        .collect()
+        .collect(engine="streaming")
     )
     rest = calls.get_column("_dlen").is_null().arg_true()
     if rest.len():
@@ -171,7 +174,7 @@ def _prepare(cdrs: pl.DataFrame, sell: CompiledDeck, buy: CompiledDeck, tech: pl
             _qb=buy.qkey(pl.when(good).then(pl.col("_bo")), key),
             _has_buy_owner=pl.col("_bo").is_not_null(),
         )
-        .collect()
+        .collect(engine="streaming")
         .rechunk()  # gathers from one chunk are several times faster
     )
 
@@ -262,7 +265,7 @@ def rate_compiled(
             margin=pl.col("sell_amount") - pl.col("buy_amount"),
         )
         .select(*keep, *(pl.col(c).cast(t) for c, t in OUTPUT_COLUMNS.items()))
-        .collect()
+        .collect(engine="streaming")
     )
 
 
