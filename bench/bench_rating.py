@@ -90,6 +90,8 @@ def main() -> None:
     floor = t_read + t_write
     print(f"load average       : {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end, on {os.cpu_count()} CPUs"
           " (wall figures suffer above that; CPU figures count all threads)")
+    print(f"allocator          : _RJEM_MALLOC_CONF={os.environ.get('_RJEM_MALLOC_CONF', '')!r}"
+          " (Polars' jemalloc; see bench/README.md, Rating)")
     print(f"compile both decks : {t_compile:6.2f} s  (cpu {CPU['compile']:.2f} s)")
     print(f"rating step        : {t_rate:6.2f} s  {n / t_rate:12,.0f} CDRs/s   (goal >= 2,000,000/s)"
           f"; cpu {CPU['rate']:.2f} s")

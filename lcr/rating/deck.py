@@ -13,10 +13,13 @@ builds three tables; nothing here depends on the calls to be rated. Keys are ``d
               ``effective_to`` is ``FOREVER`` when open. ``vkey`` orders the versions of a
               code by the rank of their start among all starts, for a binary search of the
               version in force at an instant. ``pack`` is what a matched call needs of its
-              version in one integer (``pack_version``): the prefix length, the destination
-              (an id in ``destinations``) and the tariff (an id in ``tariffs``, the distinct
-              rate, connect fee, intervals and blocked flag: thousands, not millions, so a
-              call's gathers from it stay in the CPU cache).
+              version in one integer (``pack_version``): the prefix length, the code (whose
+              ``prefix`` a matched call gathers: cheaper than slicing it from the number), the
+              destination (an id in ``destinations``) and the tariff (an id in ``tariffs``, the
+              distinct rate, connect fee, intervals and blocked flag: thousands, not millions,
+              so a call's gathers from it stay in the CPU cache). When the four ids would not
+              fit in 63 bits (tens of millions of codes), ``tariffs`` holds the destination
+              too and the pack has no destination id (``dest_bits`` 0).
 ``flat``      the prefix tree flattened into breakpoints, one integer ``qkey`` per breakpoint
               (``owner * stride + key``), ascending. Its ``code`` is the owner's deepest code
               covering every key from that breakpoint to the next (null: none), with that
@@ -24,6 +27,8 @@ builds three tables; nothing here depends on the calls to be rated. Keys are ``d
               key 0, so the last breakpoint at or below a call's ``qkey`` (one binary search,
               ``search_sorted``) is the owner's longest code ever defined for the number; the
               batch then walks ``parent`` only for the few calls whose code was not in force.
+              Row 0 is a sentinel, ``qkey`` -1 with no code: the calls without an owner (whose
+              ``qkey`` is -1) land on it, so every search lands on a row.
 
 ``stride`` is ``10**digits`` when ``len(owners) * 10**digits`` fits in an Int64 (always so for
 prefixes of up to 15 digits and up to 9,000 owners). Otherwise ``bounds`` holds the distinct
@@ -72,19 +77,22 @@ class CompiledDeck:
     digits: int  # key width: the longest prefix (1 for an empty deck)
     stride: int  # qkey = owner * stride + key (or the key's rank in ``bounds``)
     bounds: pl.Series  # empty unless keys are ranked (see the module doc)
-    tariffs: pl.DataFrame  # distinct (rate, connect_fee, first_interval, next_interval, blocked)
-    destinations: pl.Series  # distinct destinations, sorted
+    tariffs: pl.DataFrame  # distinct (rate, connect_fee, first_interval, next_interval, blocked[, destination])
+    destinations: pl.Series  # distinct destinations, sorted, then null (a version without one)
+    code_bits: int  # the width of the code id in ``pack``
+    dest_bits: int  # the width of the destination id in ``pack`` (0: in ``tariffs``)
 
     @property
     def owner_enum(self) -> pl.Enum:
         return pl.Enum(list(self.owners))
 
-    def qkeys(self, owner: pl.Series, key: pl.Series) -> pl.Series:
-        """``flat`` search keys of owner ids (null: not an owner) and keys; -1 for no owner."""
+    def qkey(self, owner: pl.Expr, key: pl.Expr) -> pl.Expr:
+        """``flat`` search key of an owner id (null: not an owner) and a ``KEY_DIGITS``-wide key,
+        cut to the deck's width; -1 for no owner."""
+        key = key // 10 ** (KEY_DIGITS - self.digits)
         if self.bounds.len():
-            key = self.bounds.search_sorted(key, side="right").cast(pl.Int64)
-        q = owner.cast(pl.Int64) * self.stride + key
-        return q.fill_null(-1)
+            key = pl.lit(self.bounds).search_sorted(key, side="right").cast(pl.Int64)
+        return (owner.cast(pl.Int64) * self.stride + key).fill_null(-1)
 
     def version_at(self, code: pl.Series, at: pl.Series) -> pl.Series:
         """Version id in force at ``at`` for each ``code`` (null: none in force), any version."""
@@ -105,38 +113,39 @@ class CompiledDeck:
             .alias("version")
         ).to_series()
 
+    def unpack_code(self, pack: pl.Expr) -> pl.Expr:
+        return (pack // 2**5) & (2**self.code_bits - 1)
 
-_DEST_BITS = 26
+    def unpack_dest(self, pack: pl.Expr) -> pl.Expr:
+        return ((pack // 2 ** (5 + self.code_bits)) & (2**self.dest_bits - 1)).cast(_IDX)
+
+    def unpack_tariff(self, pack: pl.Expr) -> pl.Expr:
+        return (pack // 2 ** (5 + self.code_bits + self.dest_bits)).cast(_IDX)
 
 
-def pack_version(plen: pl.Expr, dest: pl.Expr, tariff: pl.Expr) -> pl.Expr:
-    """Bits 0-4: prefix length (<= 18), 5-30: destination id (null: 2**26 - 1), 31-62: tariff id."""
+def pack_version(
+    plen: pl.Expr, code: pl.Expr, dest: pl.Expr, tariff: pl.Expr, code_bits: int, dest_bits: int
+) -> pl.Expr:
+    """Bits 0-4: prefix length (<= 18), then ``code_bits`` bits: the code id, ``dest_bits``
+    bits: the destination id, the rest: the tariff id."""
     return (
         plen.cast(pl.Int64)
-        + dest.cast(pl.Int64).fill_null(2**_DEST_BITS - 1) * 2**5
-        + tariff.cast(pl.Int64) * 2**31
+        + code.cast(pl.Int64) * 2**5
+        + dest.cast(pl.Int64) * 2 ** (5 + code_bits)
+        + tariff.cast(pl.Int64) * 2 ** (5 + code_bits + dest_bits)
     )
 
 
 def unpack_plen(pack: pl.Expr) -> pl.Expr:
-    return pack % 2**5
+    return pack & (2**5 - 1)  # a bit mask is cheaper than ``%``
 
 
-def unpack_dest(pack: pl.Expr) -> pl.Expr:
-    """Destination id, null for a version without one."""
-    dest = (pack // 2**5) % 2**_DEST_BITS
-    return pl.when(dest != 2**_DEST_BITS - 1).then(dest).cast(_IDX)
-
-
-def unpack_tariff(pack: pl.Expr) -> pl.Expr:
-    return (pack // 2**31).cast(_IDX)
-
-
-def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> CompiledDeck:
+def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None, folded: bool | None = None) -> CompiledDeck:
     """Index a rate frame with an ``owner`` column (all versions of all owners' codes).
 
     ``ranked`` forces ranked keys on or off (tests); by default only when ``owner * 10**digits``
-    would overflow an Int64."""
+    would overflow an Int64. ``folded`` forces the destination into ``tariffs`` or out of it
+    (tests); by default only when the ids would not fit a 63-bit pack."""
     missing = [c for c in OWNED_RATE_SCHEMA if c not in rates.columns]
     if missing:
         raise ValueError(f"rate frame lacks columns {missing}")
@@ -178,22 +187,37 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
         .collect()
     )
     # What a matched call needs of its version, in one Int64 (``pack``): the prefix length, the
-    # destination's id in ``destinations`` and the tariff's id in ``tariffs``, small tables of
-    # distinct values whose gathers stay in the CPU cache.
+    # code's id, the destination's id in ``destinations`` and the tariff's id in ``tariffs``,
+    # small tables of distinct values whose gathers stay in the CPU cache.
     terms = ["rate", "connect_fee", "first_interval", "next_interval", "blocked"]
     tariffs = versions.select(terms).unique().sort(terms)
-    destinations = versions.get_column("destination").unique().drop_nulls().sort()
-    if destinations.len() >= 2**_DEST_BITS:
-        raise ValueError(f"more than {2**_DEST_BITS - 1} distinct destinations in one deck")
+    names = versions.get_column("destination").unique().drop_nulls().sort()
+    code_bits = max(codes.height.bit_length(), 1)
+    dest_bits = names.len().bit_length()  # ids 0 .. len(names), the last one for no destination
+    if folded is None:
+        folded = 5 + code_bits + dest_bits + tariffs.height.bit_length() > 63
+    if folded:
+        terms.append("destination")
+        tariffs = versions.select(terms).unique().sort(terms, nulls_last=True)
+        names, dest_bits = names.clear(), 0
+    if 5 + code_bits + dest_bits + tariffs.height.bit_length() > 63:
+        raise ValueError(f"{codes.height} codes and {tariffs.height} tariffs do not fit a 63-bit pack")
+    destinations = pl.concat([names, pl.Series([None], dtype=pl.String)])
+    dest = pl.col("destination").cast(pl.Enum(names.to_list())).to_physical().fill_null(names.len())
     versions = (
         versions.lazy()
         .join(tariffs.lazy().with_row_index("tariff"), on=terms, how="left", maintain_order="left", nulls_equal=True)
         .with_columns(
-            dest=pl.col("destination").cast(pl.Enum(destinations.to_list())).to_physical(),
-            plen=pl.col("prefix").str.len_bytes().cast(pl.Int64),
+            pack=pack_version(
+                pl.col("prefix").str.len_bytes(),
+                pl.col("code"),
+                dest if dest_bits else pl.lit(0),
+                pl.col("tariff"),
+                code_bits,
+                dest_bits,
+            )
         )
-        .with_columns(pack=pack_version(pl.col("plen"), pl.col("dest"), pl.col("tariff")))
-        .drop("tariff", "dest", "plen")
+        .drop("tariff")
         .collect()
     )
     epochs = versions.get_column("effective_from").unique().sort()
@@ -252,6 +276,7 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
     flat = flat.with_columns(  # the code's fields beside it: no second gather per call
         codes.select("latest_from", "latest_to", "latest_pack").gather(flat.get_column("code"))
     )
+    flat = pl.concat([flat.clear(1).with_columns(qkey=pl.lit(-1, pl.Int64)), flat])  # the sentinel
     # One chunk each: gathers from multi-chunk columns are several times slower.
     return CompiledDeck(
         owners,
@@ -264,6 +289,8 @@ def compile_deck(rates: pl.DataFrame, *, ranked: bool | None = None) -> Compiled
         bounds.rechunk(),
         tariffs.rechunk(),
         destinations.rechunk(),
+        code_bits,
+        dest_bits,
     )
 
 

@@ -69,10 +69,10 @@ def check(
 ) -> None:
     if ranked is None:
         got = rate_batch(cdrs, sell, buy, tech_prefixes=tech)
-    else:  # keys ranked among the breakpoints (the layout for long prefixes and many owners)
-        got = rate_compiled(
-            cdrs, compile_deck(sell, ranked=ranked), compile_deck(buy, ranked=ranked), tech_prefixes=tech
-        )
+    else:  # keys ranked among the breakpoints and destinations folded into the tariffs (the
+        # layouts for long prefixes and many owners, and for tens of millions of codes)
+        sd, bd = (compile_deck(r, ranked=ranked, folded=ranked) for r in (sell, buy))
+        got = rate_compiled(cdrs, sd, bd, tech_prefixes=tech)
     assert got.columns == [*cdrs.columns, *OUTPUT_COLUMNS]
     assert got.schema == {**cdrs.schema, **OUTPUT_COLUMNS}
     assert got.select(cdrs.columns).equals(cdrs)  # CDRs unchanged, same order
@@ -187,6 +187,37 @@ def test_long_prefixes_of_many_owners() -> None:
     check(cdrs, sell, buy)
 
 
+def test_numbers_read_by_the_integer_parse_and_by_the_regex() -> None:
+    """Most numbers are read by one integer parse; signs, zeros, and numbers longer than a key
+    (or too long for an Int64 with their lead) are read the slow way, with the same answers."""
+    numbers = [
+        "4915123",  # parsed
+        "+4915123",  # parsed: the "+" is the parser's sign
+        "0114915123",  # parsed: the value modulo 10**digits drops "011"
+        "004915123",  # parsed: "00" adds nothing to the value
+        "+004915123",  # "+" then "0049...": the digits keep their zeros
+        "-4915123",  # negative: malformed
+        "-0",  # zero with a sign: malformed
+        "+-49",  # malformed
+        "0",  # zero: read the slow way, a 1-digit number
+        "+0",
+        "00",  # the lead alone: malformed
+        "011",
+        "0110",
+        "49" + "1" * 16,  # 18 digits: parsed
+        "49" + "1" * 17,  # 19 digits: longer than a key
+        "011" + "49" + "1" * 15,  # 17 digits after "011": parsed
+        "011" + "49" + "1" * 16,  # 18 digits after "011": the value overflows an Int64
+        "+" + "0" * 20 + "49",  # 22 digits, mostly zeros: the parse reads them, the slow way cuts them
+        "49" + "1" * 30,  # 32 digits: the longest number
+        "49" + "1" * 31,  # 33 digits: too long
+        "4915123 ",  # a space: malformed
+        "",
+    ]
+    sell = rate_frame([*SELL.rows(), ("globex", "0", "Zero", 1_000, 0, None, False, 1, 1, 0)])
+    check(cdr_frame([(f"c{i}", "globex", "acme", n, DAY - 1, 61) for i, n in enumerate(numbers)]), sell, BUY)
+
+
 def test_tech_prefix_is_stripped_first() -> None:
     cdrs = cdr_frame([("a", "globex", "acme", "77#4915123", DAY - 1, 60), ("b", "initech", "acme", "77#33", 0, 1)])
     check(cdrs, SELL, BUY, {"globex": "77#"})
@@ -232,7 +263,7 @@ def decks(draw: st.DrawFn) -> pl.DataFrame:
 def cdrs(draw: st.DrawFn) -> pl.DataFrame:
     rows = []
     for i in range(draw(st.integers(0, 25))):
-        lead = draw(st.sampled_from(["", "", "+", "00", "011", "x"]))
+        lead = draw(st.sampled_from(["", "", "+", "00", "011", "x", "-"]))
         body = st.one_of(st.text(alphabet="01234", max_size=7), st.text(alphabet="10", min_size=1, max_size=3))
         number = lead + draw(body)
         at = draw(st.one_of(st.sampled_from(TIMES), st.integers(-10, 500), st.sampled_from([t - 1 for t in TIMES])))
