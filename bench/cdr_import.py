@@ -24,9 +24,10 @@ Measured, in the same run and database (every import a fresh process, as ``lcr c
    the next deck or owner change;
    for both, the phases (read, setup, rates = loading the rate versions, compile =
    ``compile_deck`` of both sides, save decks = writing them to the store, cached decks =
-   reading them back, rate, insert = stage/insert and the counts of the rows inserted, ledger,
-   commit) and the child's peak RSS (its own VmHWM: ``os.wait4``'s ru_maxrss would include this
-   parent's, Linux keeps it across fork and exec); goal >= 200,000 CDRs/s;
+   reading them back, rate, stage = SQLite only: the calls written to a scratch database by
+   ADBC, insert = stage/insert and the counts of the rows inserted, ledger, commit) and the
+   child's peak RSS (its own VmHWM: ``os.wait4``'s ru_maxrss would include this parent's, Linux
+   keeps it across fork and exec); goal >= 200,000 CDRs/s;
 3. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
    peak RSS of the command itself;
 4. ``again``: the first file once more (every call a duplicate, nothing charged);
