@@ -161,32 +161,12 @@ def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[Compi
         if _decks_key(conn) == state:
             deck_cache.save(conn, key, sell, buy)
         clock.lap("save decks")
-    _remember(url, state, sell, buy)
-    return sell, buy
-
-
-def _remember(url: str, state: tuple[object, ...], sell: CompiledDeck, buy: CompiledDeck) -> None:
     with _DECKS_LOCK:
         _DECKS.pop(url, None)
         while len(_DECKS) >= _DECKS_KEPT:  # a process serving several stores keeps the latest few
             _DECKS.pop(next(iter(_DECKS)))
         _DECKS[url] = (state, sell, buy)
-
-
-def _prefetch_decks(engine: Engine) -> None:
-    """Read the compiled decks saved in the store into this process's cache, so that an import
-    reading its file meanwhile finds them there. Reads only: when none are saved for the store's
-    state, the import compiles (and saves) them itself, once the file has been read."""
-    url = engine.url.render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        state = _decks_key(conn)
-        with _DECKS_LOCK:
-            hit = _DECKS.get(url)
-        if hit is not None and hit[0] == state:
-            return
-        saved = deck_cache.load(conn, deck_cache.cache_key(state))
-    if saved is not None:
-        _remember(url, state, *saved)
+    return sell, buy
 
 
 def rate_frame(conn: Connection, frame: pl.DataFrame, clock: _Clock | None = None) -> pl.DataFrame:
@@ -436,13 +416,10 @@ def import_cdr_file(engine: Engine, path: str | Path, *, fmt: str | None = None,
 
     p = Path(path)
     t0 = time.perf_counter()
-    # while the file is parsed: its hash (hashlib releases the GIL) and the saved decks (read in C)
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(1) as pool:  # the file's hash while it is parsed (hashlib releases the GIL)
         digest = pool.submit(_sha256, p)
-        decks = pool.submit(_prefetch_decks, engine)
         batch = read_cdrs(p, format=fmt, switch_tz=switch_tz, carrier_aliases=carrier_aliases)  # type: ignore[arg-type]
         content_hash = digest.result()
-        decks.exception()  # waited for, not raised: the import reads the decks again, and reports any failure
     read = time.perf_counter() - t0
     report = import_cdr_batch(engine, batch.frame, batch.problems, source=p.name, fmt=fmt or detect_format(p),
                               content_hash=content_hash, warnings=batch.warnings)

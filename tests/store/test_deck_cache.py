@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -145,26 +144,6 @@ def test_migrations_give_the_schema_of_schema_py(engine) -> None:  # type: ignor
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     ours = [d for d in diff if any(name in repr(d) for name in ("compiled_decks", "'cdrs'", "ix_cdrs"))]
     assert ours == []
-
-
-def test_the_saved_decks_are_read_while_the_file_is_parsed(world, tmp_path: Path, compiles: list[int],  # type: ignore[no-untyped-def]
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    a, b = calls(tmp_path, "p-1", "p-2")
-    assert fresh_import(world, a) == {"globex": 60_000}  # compiles and saves
-    loads: list[str] = []
-    load = deck_cache.load
-
-    def watched(conn, key):  # type: ignore[no-untyped-def]
-        loads.append(threading.current_thread().name)
-        return load(conn, key)
-
-    monkeypatch.setattr(deck_cache, "load", watched)
-    store_cdrs._DECKS.clear()  # a new CLI process
-    report = import_cdr_file(world, b)
-    assert report.charged == {"globex": 60_000} and len(compiles) == 2
-    # read once, by the reader's helper thread; the import found them in memory
-    assert len(loads) == 1 and loads[0] != threading.main_thread().name
-    assert "cached decks" not in report.timings
 
 
 def test_a_rejected_file_writes_nothing_even_with_no_saved_decks(world, tmp_path: Path,  # type: ignore[no-untyped-def]
