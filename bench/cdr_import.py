@@ -24,9 +24,10 @@ Measured, in the same run and database (every import a fresh process, as ``lcr c
    the next deck or owner change;
    for both, the phases (read, setup, rates = loading the rate versions, compile =
    ``compile_deck`` of both sides, save decks = writing them to the store, cached decks =
-   reading them back, rate, insert = stage/insert and the counts of the rows inserted, ledger,
-   commit) and the child's peak RSS (its own VmHWM: ``os.wait4``'s ru_maxrss would include this
-   parent's, Linux keeps it across fork and exec); goal >= 200,000 CDRs/s;
+   reading them back, rate, stage = SQLite only: the calls written to a scratch database by
+   ADBC, insert = stage/insert and the counts of the rows inserted, ledger, commit) and the
+   child's peak RSS (its own VmHWM: ``os.wait4``'s ru_maxrss would include this parent's, Linux
+   keeps it across fork and exec); goal >= 200,000 CDRs/s;
 3. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
    peak RSS of the command itself;
 4. ``again``: the first file once more (every call a duplicate, nothing charged);
@@ -141,8 +142,9 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-c", _HWM, module, *args]
 
 
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of that one process (its VmHWM), and its stdout."""
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS (MB) of that one process (its VmHWM), its stdout, and its CPU seconds
+    (user + system, all threads: steadier than the wall time on a shared machine)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
@@ -155,7 +157,7 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     if code != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{stdout[-2000:]}\n{stderr[-4000:]}")
     marks = [ln.split()[1] for ln in stderr.splitlines() if ln.startswith("VmHWM ")]
-    return wall, (int(marks[-1]) if marks else usage.ru_maxrss) / 1024, stdout
+    return wall, (int(marks[-1]) if marks else usage.ru_maxrss) / 1024, stdout, usage.ru_utime + usage.ru_stime
 
 
 def last_json(stdout: str) -> dict[str, Any]:
@@ -219,12 +221,13 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         for name, file in (("cold", "main"), ("warm", "warm")):
             if name == "warm" and only_import:
                 break
-            wall, rss, stdout = run([*me, str(files[file])], env)
+            wall, rss, stdout, cpu = run([*me, str(files[file])], env)
             doc = last_json(stdout)
-            out[name] = {"wall": wall, "rss": rss, "load": load(), **doc}
+            out[name] = {"wall": wall, "rss": rss, "cpu": cpu, "load": load(), **doc}
             phases = "  ".join(f"{k} {v:.2f}" for k, v in doc["timings"].items())
             print(f"[{db}] {name} import of {n:,} calls: {wall:.2f} s wall ({n / wall:,.0f} CDRs/s), in process "
-                  f"{doc['in_process']:.2f} s ({n / doc['in_process']:,.0f}/s); peak RSS {rss:,.0f} MB; load {load()}\n"
+                  f"{doc['in_process']:.2f} s ({n / doc['in_process']:,.0f}/s); CPU {cpu:.2f} s; "
+                  f"peak RSS {rss:,.0f} MB; load {load()}\n"
                   f"       {phases}\n"
                   f"       imported {doc['imported']:,} duplicates {doc['duplicates']:,} rated {doc['rated']:,} "
                   f"unrated {doc['unrated']:,} malformed {doc['malformed']:,}", flush=True)
@@ -240,17 +243,18 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
             print(f"[{db}] {out['ledger']}", flush=True)
             return out
         lcr = python_module("lcr.cli", "cdr", "import", str(files["cli"]), "--json")
-        wall, rss, stdout = run(lcr, env)
+        wall, rss, stdout, cpu = run(lcr, env)
         doc = last_json(stdout)
-        out["cli"] = {"wall": wall, "rss": rss, "load": load(), "imported": doc["imported"]}
+        out["cli"] = {"wall": wall, "rss": rss, "cpu": cpu, "load": load(), "imported": doc["imported"]}
         print(f"[{db}] lcr cdr import --json (new ids, warm, {doc['imported']:,} imported into a store holding two): "
-              f"{wall:.2f} s ({n / wall:,.0f} CDRs/s); peak RSS {rss:,.0f} MB; load {load()}", flush=True)
+              f"{wall:.2f} s ({n / wall:,.0f} CDRs/s), CPU {cpu:.2f} s; peak RSS {rss:,.0f} MB; load {load()}",
+              flush=True)
 
-        wall, rss, stdout = run([*me, str(files["main"])], env)
+        wall, rss, stdout, cpu = run([*me, str(files["main"])], env)
         doc = last_json(stdout)
-        out["again"] = {"wall": wall, "rss": rss, **doc}
+        out["again"] = {"wall": wall, "rss": rss, "cpu": cpu, **doc}
         phases = "  ".join(f"{k} {v:.2f}" for k, v in doc["timings"].items())
-        print(f"[{db}] same file again (all duplicates, imported {doc['imported']}): {wall:.2f} s; "
+        print(f"[{db}] same file again (all duplicates, imported {doc['imported']}): {wall:.2f} s, CPU {cpu:.2f} s; "
               f"peak RSS {rss:,.0f} MB\n       {phases}", flush=True)
         out["ledger"] = check_ledger(engine)
         print(f"[{db}] {out['ledger']}", flush=True)

@@ -1,11 +1,13 @@
 """CDR intake: rate a batch on both sides, store every call once, charge each customer once.
 
-One transaction per batch: the import record, the calls (``call_id`` unique: a call seen
-before, in any file, format, run or concurrent importer, is a duplicate and charged nothing),
-the quarantined lines, one ``charges`` ledger entry per customer, the balance updates and the
-credit version bump. Charges are summed from the rows this batch actually inserted, so a
-duplicate can never be charged twice even when two importers race (PostgreSQL: the second
-waits on the first's uncommitted row, then skips it).
+The batch is rated first, outside the write transaction (reading the decks, compiled or from
+the store's cache; on SQLite no write lock is held meanwhile). Then one transaction writes
+everything: the import record, the calls (``call_id`` unique: a call seen before, in any file,
+format, run or concurrent importer, is a duplicate and charged nothing), the quarantined
+lines, one ``charges`` ledger entry per customer, the balance updates and the credit version
+bump. Charges are summed from the rows this batch actually inserted, so a duplicate can never
+be charged twice even when two importers race (PostgreSQL: the second waits on the first's
+uncommitted row, then skips it; SQLite: writers hold the database's write lock in turn).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import hashlib
 import io
 import json
 import sqlite3
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -194,7 +199,16 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
     frame = frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # type: ignore[arg-type]
     alarms: list[Alarm] = []
     clock = _Clock(report.timings)
-    with writing(engine) as conn:
+    calls = None
+    if frame.height:
+        with engine.connect() as conn:  # reads (and, after a deck change, saves the compiled decks)
+            rated = rate_frame(conn, frame, clock)
+            conn.commit()
+        # a call_id repeated within the batch keeps its first line
+        calls = rated.select(STORED_COLUMNS).filter(pl.col("call_id").is_first_distinct())  # 4x cheaper than unique
+        del rated
+    with _staged(engine, calls) as stage, _writing(engine, stage) as conn:
+        clock.lap("stage" if stage is not None else "setup")
         report.import_id = int(conn.execute(insert(cdr_imports).values(
             source=source, format=fmt, content_hash=content_hash, summary="{}", created_at=int(time.time()),
         )).inserted_primary_key[0])  # type: ignore[index]
@@ -204,10 +218,8 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                 {"import_id": report.import_id, "source": source, "line": p.line, "raw": p.raw,
                  "reason": str(p), "created_at": now} for p in problems])
         clock.lap("setup")
-        if frame.height:
-            rated = rate_frame(conn, frame, clock)
-            _fill_counts(report, _insert_new(conn, rated.select(STORED_COLUMNS).with_columns(
-                pl.lit(report.import_id, pl.Int64).alias("import_id"))))
+        if calls is not None:
+            _fill_counts(report, _insert_new(conn, calls, report.import_id, staged=stage is not None))
             clock.lap("insert")
             ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
             for name, amount in report.charged.items():
@@ -224,6 +236,66 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
     clock.lap("commit")
     raise_alarms(alarms)
     return report
+
+
+# SQLite binds parameters one by one from Python objects (~4 s per million 22-column rows); a
+# batch at least this large is first written to a scratch database by ADBC (Arrow buffers bound
+# in C, ~1.3 s), then stored by one ``INSERT OR IGNORE ... SELECT``. Smaller batches (the API's)
+# are bound from Python: the scratch file's fixed cost is not worth it there.
+SQLITE_STAGE_MIN_ROWS = 20_000
+_STAGE = "lcr_stage"  # the scratch database's schema name on the import's connection
+
+
+@contextmanager
+def _staged(engine: Engine, calls: pl.DataFrame | None) -> Iterator[Path | None]:
+    """A scratch SQLite file holding ``calls`` as table ``cdrs`` (or None: no stage needed),
+    removed afterwards. Written before the import's transaction, by a connection of its own."""
+    if calls is None or engine.dialect.name != "sqlite" or calls.height < SQLITE_STAGE_MIN_ROWS:
+        yield None
+        return
+    import adbc_driver_manager
+    import adbc_driver_sqlite
+
+    with tempfile.TemporaryDirectory(prefix="lcr-cdr-stage-") as tmp:
+        path = Path(tmp) / "stage.sqlite"
+        db = adbc_driver_sqlite.connect(str(path))
+        try:
+            with adbc_driver_manager.AdbcConnection(db) as conn:
+                with adbc_driver_manager.AdbcStatement(conn) as stmt:
+                    # a scratch file: no journal, no syncs (nothing is lost if it is)
+                    for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
+                        stmt.set_sql_query(pragma)
+                        stmt.execute_query()
+                with adbc_driver_manager.AdbcStatement(conn) as stmt:
+                    stmt.set_options(**{"adbc.ingest.target_table": "cdrs",
+                                        "adbc.ingest.mode": "adbc.ingest.mode.create"})
+                    stmt.bind_stream(calls.__arrow_c_stream__())
+                    stmt.execute_update()
+        finally:
+            db.close()
+        yield path
+
+
+@contextmanager
+def _writing(engine: Engine, stage: Path | None) -> Iterator[Connection]:
+    """``lcr.store.db.writing``, with the scratch database attached first when there is one
+    (SQLite attaches only outside a transaction)."""
+    if stage is None:
+        with writing(engine) as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        driver.execute(f"ATTACH DATABASE ? AS {_STAGE}", (str(stage),))  # type: ignore[union-attr]
+        try:
+            conn = conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
+        finally:
+            try:
+                driver.execute(f"DETACH DATABASE {_STAGE}")  # type: ignore[union-attr]
+            except sqlite3.Error:
+                conn.invalidate()  # never back to the pool with the scratch file attached
 
 
 # (customer, sell_reason, has a sell amount, calls, sum of sell amounts) over the rows one batch inserted
@@ -262,22 +334,23 @@ _SQLITE_ROWS_PER_STATEMENT = 500
 _SQLITE_CACHE_KIB = 512 * 1024  # page cache of the import's connection: the indexes' pages stay in memory
 
 
-def _insert_new(conn: Connection, frame: pl.DataFrame) -> _Summary:
-    """Insert the calls whose call_id is new (the rest are skipped); summarise the rows inserted.
+def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, staged: bool = False) -> _Summary:
+    """Insert the calls (``STORED_COLUMNS``, call_ids distinct) whose call_id is new (the rest are
+    skipped); summarise the rows inserted.
 
-    A call_id repeated within the batch keeps its first line. PostgreSQL: COPY into a temporary
-    (unlogged) stage, then one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` summed in the same
-    statement, so a call a concurrent importer stored first is neither stored nor counted twice.
-    SQLite (the writer holds the database's write lock): ``INSERT OR IGNORE`` of 500 rows per
-    statement, with a large page cache; when every row went in, the summary is computed from the
-    frame, else from the rows above the table's previous highest id.
+    PostgreSQL: COPY into a temporary (unlogged) stage, then one ``INSERT ... ON CONFLICT DO
+    NOTHING RETURNING`` summed in the same statement, so a call a concurrent importer stored
+    first is neither stored nor counted twice. SQLite (the writer holds the database's write
+    lock): ``INSERT OR IGNORE`` from the attached scratch database when ``staged`` (see
+    ``_staged``), else of 500 rows per statement, with a large page cache; when every row went
+    in, the summary is computed from the frame, else from the rows above the table's previous
+    highest id.
     """
-    frame = frame.select(_COLUMNS).unique("call_id", keep="first", maintain_order=True)
     driver = conn.connection.driver_connection
     cols = ", ".join(_COLUMNS)
     if conn.dialect.name == "postgresql":
         buf = io.BytesIO()
-        frame.write_csv(buf, include_header=False)
+        calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")).write_csv(buf, include_header=False)
         with driver.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS cdr_stage ON COMMIT DROP AS SELECT {cols} FROM cdrs "
                         "WITH NO DATA")
@@ -296,11 +369,16 @@ def _insert_new(conn: Connection, frame: pl.DataFrame) -> _Summary:
         cur.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
         changes = driver.total_changes  # type: ignore[union-attr]
         try:
-            _sqlite_insert(driver, cur, frame)
+            if staged:
+                stored = ", ".join(STORED_COLUMNS)
+                cur.execute(f"INSERT OR IGNORE INTO main.cdrs ({stored}, import_id) "
+                            f"SELECT {stored}, ? FROM {_STAGE}.cdrs ORDER BY rowid", (import_id,))
+            else:
+                _sqlite_insert(driver, cur, calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
         finally:
             cur.execute(f"PRAGMA cache_size = {int(cache)}")
-        if driver.total_changes - changes == frame.height:  # type: ignore[union-attr]
-            return _summary(frame)
+        if driver.total_changes - changes == calls.height:  # type: ignore[union-attr]
+            return _summary(calls)
         # some calls were stored before: the rows this batch added are those above the old highest id
         rows = cur.execute(_SUMMARY_SQL.format(rows="cdrs WHERE id > ?"), (before,)).fetchall()
         return [(c, r, bool(h), int(n), None if a is None else int(a)) for c, r, h, n, a in rows]

@@ -81,8 +81,11 @@ def test_malformed_lines_are_quarantined_not_lost(world, tmp_path: Path) -> None
     assert quarantined[0]["raw"].startswith("m-2,globex")
 
 
-@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
-def test_concurrent_imports_and_payments_add_up_exactly(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("store_url", ["postgresql", "sqlite"], indirect=True)
+def test_concurrent_imports_and_payments_add_up_exactly(world, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # on SQLite both batches go through the ADBC stage (each importer its own scratch database)
+    monkeypatch.setattr("lcr.store.cdrs.SQLITE_STAGE_MIN_ROWS", 1)
     header = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
     files = []
     for k in range(2):  # two files sharing half their calls: the shared ones are charged once
@@ -138,3 +141,76 @@ def test_a_deck_change_between_imports_is_rated_with_the_new_rate(world, tmp_pat
                     "4915,Germany Mobile,0.1200,2026-11-02,60,1\n")
     import_deck(world, deck, kind=OwnerKind.CUSTOMER, owner="globex", mode="delta")
     assert import_cdr_file(world, tmp_path / "b.csv").charged == {"globex": 120_000}
+
+
+def _cdrs_and_ledger(engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from lcr.store.schema import cdrs, ledger
+
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(select(cdrs).order_by(cdrs.c.id))]
+        entries = [tuple(r) for r in conn.execute(
+            select(ledger.c.customer_id, ledger.c.kind, ledger.c.amount, ledger.c.calls, ledger.c.import_id)
+            .order_by(ledger.c.id))]
+    return rows, entries
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_sqlite_stage_stores_what_row_binding_stores(world, shared_data: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # big batches go through a scratch database written by ADBC; the same files imported with and
+    # without it give the same rows (ids included), ledger entries and reports
+    import lcr.store.cdrs as store_cdrs
+    from lcr.store.db import open_store
+
+    (tmp_path / "more.csv").write_text(
+        "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+        "u-1,globex,acme,,+4915123456789,2026-11-03T10:00:00Z,2026-11-03T10:00:05Z,2026-11-03T10:01:05Z,60,ANSWERED\n"
+        "u-2,globex,,1,4915123456789,2026-11-03T10:00:00+01:00,,,0,NO ANSWER\n"
+        "u-1,globex,acme,1,4915123456789,2026-11-03T11:00:00Z,,,99,ANSWERED\n"  # repeated: the first line wins
+        "u-3,nobody,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"  # unknown customer, kept unrated
+        # the next call was stored by freeswitch_cdr.csv: a duplicate
+        "0b4e6a1c-2f1d-4c1e-9a7e-3a9c1f000001,globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+        "u-4,globex,ghost,\u00e9\U0001f642,999,2026-11-03T10:00:00Z,,,7,ANSWERED\n"
+    )
+    files = [shared_data / "cdrs" / "freeswitch_cdr.csv", shared_data / "cdrs" / "canonical_cdrs.csv",
+             tmp_path / "more.csv", tmp_path / "more.csv"]
+    bound = open_store(f"sqlite:///{tmp_path / 'bound.sqlite'}")
+    load_sample_world(bound)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    reports = []
+    for engine, threshold in ((world, 1), (bound, 10**9)):
+        monkeypatch.setattr(store_cdrs, "SQLITE_STAGE_MIN_ROWS", threshold)
+        reports.append([import_cdr_file(engine, f) for f in files])
+    staged, plain = reports
+    assert [r.to_json() for r in staged] == [r.to_json() for r in plain]
+    assert [(r.imported, r.duplicates) for r in staged] == [(6, 1), (7, 0), (4, 2), (0, 6)]
+    assert "stage" in staged[0].timings and "stage" not in plain[0].timings  # the stage was really used
+    assert _cdrs_and_ledger(world) == _cdrs_and_ledger(bound)
+    assert list(scratch.iterdir()) == []  # the scratch files are gone
+    bound.dispose()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_failed_staged_import_stores_nothing(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import lcr.store.cdrs as store_cdrs
+
+    monkeypatch.setattr(store_cdrs, "SQLITE_STAGE_MIN_ROWS", 1)
+    f = tmp_path / "a.csv"
+    f.write_text("call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+                 "f-1,globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n")
+    before = _cdrs_and_ledger(world)
+
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("ledger down")
+
+    with monkeypatch.context() as m:
+        m.setattr(store_cdrs, "post", broken)
+        with pytest.raises(RuntimeError, match="ledger down"):
+            import_cdr_file(world, f)
+    assert _cdrs_and_ledger(world) == before  # the calls were rolled back with the ledger
+    again = import_cdr_file(world, f)  # and the connection came back to the pool without the stage
+    assert (again.imported, again.charged) == (1, {"globex": 60_000})

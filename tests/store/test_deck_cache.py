@@ -144,3 +144,16 @@ def test_migrations_give_the_schema_of_schema_py(engine) -> None:  # type: ignor
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     ours = [d for d in diff if any(name in repr(d) for name in ("compiled_decks", "'cdrs'", "ix_cdrs"))]
     assert ours == []
+
+
+def test_a_rejected_file_writes_nothing_even_with_no_saved_decks(world, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                compiles: list[int], store_url: str) -> None:
+    from lcr.errors import CdrRejected
+    from tests.store.helpers import table_dump
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("call_id,customer\nx-1,globex\n")  # not a canonical header
+    before = table_dump(world)
+    with pytest.raises(CdrRejected):
+        import_cdr_file(world, bad)
+    assert table_dump(world) == before and compiles == []  # the decks were not compiled, nor saved
