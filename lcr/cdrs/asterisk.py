@@ -21,8 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
-from lcr.cdrs.batch import CdrBatch, empty_frame, normalise
-from lcr.cdrs.lines import columns, read_lines, split_fields
+from lcr.cdrs.batch import CdrBatch
+from lcr.cdrs.lines import read_switch_csv
 
 FIELDS = [
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -58,11 +58,11 @@ def carrier(dstchannel: pl.Expr, lastdata: pl.Expr) -> pl.Expr:
 def read_asterisk(
     path: Path, *, switch_tz: str, carrier_aliases: Mapping[str, str], customer_aliases: Mapping[str, str]
 ) -> CdrBatch:
-    file = str(path)
-    lines = read_lines(path)
-    if lines.height == 0:
-        return CdrBatch(empty_frame(), (), file)
-    f = columns(lines, split_fields(lines), FIELDS)
+    return read_switch_csv(path, FIELDS, _canonical, source_names=SOURCE_NAMES, switch_tz=switch_tz,
+                           carrier_aliases=carrier_aliases, customer_aliases=customer_aliases)
+
+
+def _canonical(f: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
     channel_id = pl.concat_str(pl.col("channel"), pl.lit("@"), pl.col("start"))
     text = f.select(
         "line",
@@ -81,12 +81,4 @@ def read_asterisk(
     early = pl.when((f["nfields"] < 16) | (f["nfields"] > 18)).then(
         pl.format("has {} fields, Master.csv has 16 to 18", f["nfields"])
     )
-    return normalise(
-        text,
-        file=file,
-        source_names=SOURCE_NAMES,
-        local_tz=switch_tz,
-        carrier_aliases=carrier_aliases,
-        customer_aliases=customer_aliases,
-        early=early,
-    )
+    return text, early

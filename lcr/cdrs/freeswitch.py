@@ -29,8 +29,8 @@ from pathlib import Path
 
 import polars as pl
 
-from lcr.cdrs.batch import CdrBatch, empty_frame, normalise
-from lcr.cdrs.lines import columns, read_lines, split_fields
+from lcr.cdrs.batch import CdrBatch
+from lcr.cdrs.lines import read_switch_csv
 
 FIELDS = [
     "caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp",
@@ -70,11 +70,11 @@ def disposition(cause: pl.Expr, answer: pl.Expr, billsec: pl.Expr) -> pl.Expr:
 def read_freeswitch(
     path: Path, *, switch_tz: str, carrier_aliases: Mapping[str, str], customer_aliases: Mapping[str, str]
 ) -> CdrBatch:
-    file = str(path)
-    lines = read_lines(path)
-    if lines.height == 0:
-        return CdrBatch(empty_frame(), (), file)
-    f = columns(lines, split_fields(lines), FIELDS)
+    return read_switch_csv(path, FIELDS, _canonical, source_names=SOURCE_NAMES, switch_tz=switch_tz,
+                           carrier_aliases=carrier_aliases, customer_aliases=customer_aliases)
+
+
+def _canonical(f: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
     text = f.select(
         "line",
         "raw",
@@ -92,12 +92,4 @@ def read_freeswitch(
     early = pl.when(f["nfields"] != len(FIELDS)).then(
         pl.format("has {} fields, the mod_cdr_csv default template has " + str(len(FIELDS)), f["nfields"])
     )
-    return normalise(
-        text,
-        file=file,
-        source_names=SOURCE_NAMES,
-        local_tz=switch_tz,
-        carrier_aliases=carrier_aliases,
-        customer_aliases=customer_aliases,
-        early=early,
-    )
+    return text, early

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
+
+from lcr.cdrs.batch import CdrBatch, empty_frame, normalise
 
 
 def read_lines(path: Path, data: bytes | None = None) -> pl.DataFrame:
@@ -80,4 +83,33 @@ def columns(lines: pl.DataFrame, fields: pl.Series, names: list[str]) -> pl.Data
         "raw",
         nfields=pl.col("_f").list.len(),
         **{n: pl.col("_f").list.get(i, null_on_oob=True) for i, n in enumerate(names)},
+    )
+
+
+def read_switch_csv(
+    path: Path,
+    names: list[str],
+    select: Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.Expr]],
+    *,
+    source_names: Mapping[str, str],
+    switch_tz: str,
+    carrier_aliases: Mapping[str, str],
+    customer_aliases: Mapping[str, str],
+) -> CdrBatch:
+    """A softswitch's headerless CSV (fields ``names``), read line by line: ``select(fields)``
+    gives the canonical text columns (with ``line`` and ``raw``) and the expression that rejects a
+    line before parsing (its field count), then ``batch.normalise`` does the rest."""
+    file = str(path)
+    lines = read_lines(path)
+    if lines.height == 0:
+        return CdrBatch(empty_frame(), (), file)
+    text, early = select(columns(lines, split_fields(lines), names))
+    return normalise(
+        text,
+        file=file,
+        source_names=source_names,
+        local_tz=switch_tz,
+        carrier_aliases=carrier_aliases,
+        customer_aliases=customer_aliases,
+        early=early,
     )
