@@ -14,7 +14,8 @@ then ``lcr serve`` (HTTP and SIP) in its own process, sampled from ``/proc/PID/s
    such as the carrier's ``1`` recompiles every list under it: ~5.5 s here, off the hot path.)
 
 Printed: VmRSS at each step and VmHWM (peak resident) over the run.
-Run: ``.venv/bin/python -m bench.serve_rss [--db sqlite|postgresql]``.
+Run: ``.venv/bin/python -m bench.serve_rss [--db sqlite|postgresql] [--sip-workers N]``; with
+workers, also each process's RSS and the group's PSS (shared pages counted once).
 """
 
 from __future__ import annotations
@@ -51,6 +52,29 @@ def status(pid: int) -> dict[str, float]:
     return out
 
 
+def group(pid: int) -> str:
+    """RSS of ``pid`` and of each of its children, and their summed PSS (shared pages counted
+    once): what ``lcr serve --sip-workers N`` holds in all."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
+                kids.append(int(entry))
+    rss, pss = [], 0.0
+    for p in (pid, *kids):
+        try:
+            rss.append(status(p)["VmRSS"])
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                pss += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) / 1024
+        except (OSError, StopIteration, KeyError):
+            continue
+    return f"RSS per process {' + '.join(f'{r:.0f}' for r in rss)} MB, PSS in all {pss:.0f} MB"
+
+
 def healthz(port: int) -> dict[str, object] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
@@ -72,6 +96,7 @@ def wait_for(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--sip-workers", type=int, default=1, help="lcr serve --sip-workers N")
     args = ap.parse_args()
     t = time.perf_counter()
     world = make_world(1)
@@ -93,7 +118,8 @@ def main() -> None:
         env = {**os.environ, "LCR_DATABASE_URL": url}
         lcr = str(Path(sys.executable).with_name("lcr"))
         t0 = time.perf_counter()
-        proc = subprocess.Popen([lcr, "serve", "--http", f"127.0.0.1:{http}", "--sip", f"127.0.0.1:{sip}"],
+        proc = subprocess.Popen([lcr, "serve", "--http", f"127.0.0.1:{http}", "--sip", f"127.0.0.1:{sip}",
+                                 "--sip-workers", str(args.sip_workers)],
                                 env=env, stdout=subprocess.DEVNULL, stderr=(work / "serve.log").open("w"))
         peak = [0.0]
         done = threading.Event()
@@ -114,6 +140,8 @@ def main() -> None:
             steady = status(proc.pid)
             print(f"steady: VmRSS {steady['VmRSS']:.0f} MB (goal <= 1024); snapshot valid until "
                   f"{first['valid_until']}", flush=True)
+            if args.sip_workers > 1:
+                print(f"steady, with {args.sip_workers} SIP workers: {group(proc.pid)}", flush=True)
             deck = work / "one.csv"
             deck.write_text("prefix,destination,rate,effective_date\n4420,London,0.0010,2026-11-01\n")
             subprocess.run([lcr, "deck", "import", str(deck), "--carrier", carrier, "--mode", "delta"],
@@ -138,6 +166,8 @@ def main() -> None:
                   f"{status(proc.pid)}", flush=True)
             time.sleep(SETTLE)
             final = status(proc.pid)
+            if args.sip_workers > 1:
+                print(f"after both reloads, with {args.sip_workers} SIP workers: {group(proc.pid)}", flush=True)
             with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5) as r:
                 times = [line for line in r.read().decode().splitlines()
                          if line.startswith(("lcr_snapshot_build_seconds", "lcr_snapshot_advance_seconds",
