@@ -117,7 +117,7 @@ def _advance_carriers(
     start, max_len, inner = old.start, old.max_len, old.inner
     if union.keys() != old.union.keys():
         prefixes = list(map(prefix_of, union))
-        start, max_len = start_lengths(prefixes), max(map(len, prefixes), default=0)
+        start, max_len = _starts(prefixes)
         inner = inner_keys(prefixes)
     tables = CarrierTables(
         carriers=old.carriers,
@@ -130,9 +130,8 @@ def _advance_carriers(
     return tables, {*touched, *(inner ^ old.inner)}
 
 
-def _starts(table: Mapping[int, object]) -> tuple[dict[str, int], int]:
-    """(start lengths, longest prefix) of a table keyed by ``key(prefix)``."""
-    prefixes = [prefix_of(k) for k in table]
+def _starts(prefixes: list[str]) -> tuple[dict[str, int], int]:
+    """(start lengths, longest prefix) of a table's prefixes."""
     return start_lengths(prefixes), max(map(len, prefixes), default=0)
 
 
@@ -161,7 +160,8 @@ def _advance_sell(
     for prefix in changed:
         codes.pop(key(prefix), None)
     codes.update(part.codes)
-    start, max_len = _starts(codes) if codes.keys() != old.codes.keys() else (old.start, old.max_len)
+    start, max_len = (_starts(list(map(prefix_of, codes))) if codes.keys() != old.codes.keys()
+                      else (old.start, old.max_len))
     return SellTable(old.customer, codes, max_len, start, old.factor)
 
 

@@ -365,9 +365,8 @@ def _sell_table(
     limits: dict[int, int] = {}
     for r in set(rates):
         limits[r] = interner.int.setdefault(threshold(r, factor), threshold(r, factor))
-    union, inner = carriers.union, carriers.inner
     codes: dict[int, SellEntry] = {
-        k: (p, d, r, limits[r], b, None if k in inner else union.get(k))
+        k: (p, d, r, limits[r], b, sell_hint(carriers, k))
         for k, p, d, r, b in zip(
             interner.keys(prefixes),
             prefixes,
