@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,33 +45,52 @@ def lcr_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "lcr.cli", *args]
 
 
-def test_running_server_sees_another_process_import_within_2_seconds(engine, store_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    load_sample_world(engine)
+@contextmanager
+def running_serve(store_url: str, tmp_path: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], int, int]]:
+    """``lcr serve`` over ``store_url`` in its own process, answering ``/healthz``: (process, HTTP
+    port, SIP port); terminated on exit."""
     http_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
     env = {**os.environ, "LCR_DATABASE_URL": store_url}
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(lcr_cmd("serve", "--http", f"127.0.0.1:{http_port}", "--sip", f"127.0.0.1:{sip_port}"),
-                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            lcr_cmd("serve", "--http", f"127.0.0.1:{http_port}", "--sip", f"127.0.0.1:{sip_port}", *extra),
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=2).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise AssertionError("lcr serve did not start") from None
+                    time.sleep(0.1)
+            yield server, http_port, sip_port
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def add_zeta(store_url: str, tmp_path: Path) -> float:
+    """Another process adds carrier zeta (192.0.2.99) and imports its deck (4474 at 0.0001);
+    returns the monotonic time the import was committed by."""
+    env = {**os.environ, "LCR_DATABASE_URL": store_url}
+    subprocess.run(lcr_cmd("carrier", "add", "zeta", "--gateway", "192.0.2.99"), env=env, check=True,
+                   capture_output=True)
+    deck = tmp_path / "zeta.csv"
+    deck.write_text("prefix,destination,rate,effective_date\n4474,UK Mobile,0.0001,2026-11-01\n")
+    subprocess.run(lcr_cmd("deck", "import", str(deck), "--carrier", "zeta"), env=env, check=True,
+                   capture_output=True)
+    return time.monotonic()
+
+
+def test_running_server_sees_another_process_import_within_2_seconds(engine, store_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    load_sample_world(engine)
+    with running_serve(store_url, tmp_path) as (_server, http_port, _sip_port):
         url = f"http://127.0.0.1:{http_port}/v1/routes"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                before = httpx.get(url, params={"number": "447400123456"}, timeout=2).json()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("lcr serve did not start") from None
-                time.sleep(0.1)
+        before = httpx.get(url, params={"number": "447400123456"}, timeout=2).json()
         assert "zeta" not in [r["carrier"] for r in before["routes"]]
-        # another process adds a carrier and imports its deck
-        subprocess.run(lcr_cmd("carrier", "add", "zeta", "--gateway", "192.0.2.99"), env=env, check=True,
-                       capture_output=True)
-        deck = tmp_path / "zeta.csv"
-        deck.write_text("prefix,destination,rate,effective_date\n4474,UK Mobile,0.0001,2026-11-01\n")
-        subprocess.run(lcr_cmd("deck", "import", str(deck), "--carrier", "zeta"), env=env, check=True,
-                       capture_output=True)
-        committed = time.monotonic()
+        committed = add_zeta(store_url, tmp_path)
         while True:
             routes = httpx.get(url, params={"number": "447400123456"}, timeout=2).json()["routes"]
             if routes[0]["carrier"] == "zeta":
@@ -77,10 +98,6 @@ def test_running_server_sees_another_process_import_within_2_seconds(engine, sto
             assert time.monotonic() - committed < 2.0, "the new deck was not served within 2 seconds"
             time.sleep(0.05)
         assert routes[0]["rate"] == "0.0001"
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
 
 
 def _first_contacts(sock: socket.socket, port: int, count: int, tag: str) -> list[str]:
@@ -101,53 +118,26 @@ def test_sip_workers_each_see_another_process_change_within_2_seconds(
     """``lcr serve --sip-workers 2``: two processes answer UDP from one socket, each keeping its own
     router current; HTTP's /metrics sums their counters."""
     load_sample_world(engine)
-    http_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
-    env = {**os.environ, "LCR_DATABASE_URL": store_url}
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(lcr_cmd("serve", "--http", f"127.0.0.1:{http_port}", "--sip", f"127.0.0.1:{sip_port}",
-                                      "--sip-workers", "2"),
-                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=2).raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("lcr serve did not start") from None
-                time.sleep(0.1)
+    with (running_serve(store_url, tmp_path, "--sip-workers", "2") as (server, http_port, sip_port),
+          socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock):
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
         children = [p for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == server.pid]
         assert len(children) >= 2, children  # the two SIP workers
         before = _first_contacts(sock, sip_port, 40, "before")
         assert "192.0.2.99" not in before
-        subprocess.run(lcr_cmd("carrier", "add", "zeta", "--gateway", "192.0.2.99"), env=env, check=True,
-                       capture_output=True)
-        deck = tmp_path / "zeta.csv"
-        deck.write_text("prefix,destination,rate,effective_date\n4474,UK Mobile,0.0001,2026-11-01\n")
-        subprocess.run(lcr_cmd("deck", "import", str(deck), "--carrier", "zeta"), env=env, check=True,
-                       capture_output=True)
-        committed = time.monotonic()
+        committed = add_zeta(store_url, tmp_path)
         for attempt in range(1_000):
             after = _first_contacts(sock, sip_port, 40, f"after{attempt}")  # 40 answers: both workers'
             if set(after) == {"192.0.2.99"}:
                 break
             assert time.monotonic() - committed < 2.0, f"a worker still routes elsewhere: {set(after)}"
             time.sleep(0.05)
-        metrics = httpx.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
         time.sleep(0.6)  # the workers publish their counters every 0.5 s
         metrics = httpx.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
         redirected = next(int(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                           if line.startswith('lcr_sip_total{kind="redirected"}'))
         assert redirected >= 80 + 40 * attempt
-    finally:
-        sock.close()
-        server.terminate()
-        server.wait(10)
-        log.close()
     assert not [p for p in children if Path(f"/proc/{p}").exists() and _parent(int(p)) == server.pid]
 
 
