@@ -37,6 +37,7 @@ import polars as pl
 from bench.cdr_import import load_world
 from bench.http.run import free_port
 from bench.scratch import scratch_store
+from bench.sip.run import tree_pids
 from bench.world import make_world
 
 SETTLE = 15.0
@@ -53,19 +54,10 @@ def status(pid: int) -> dict[str, float]:
 
 
 def group(pid: int) -> str:
-    """RSS of ``pid`` and of each of its children, and their summed PSS (shared pages counted
+    """RSS of ``pid`` and of each of its descendants, and their summed PSS (shared pages counted
     once): what ``lcr serve --sip-workers N`` holds in all."""
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
-                kids.append(int(entry))
     rss, pss = [], 0.0
-    for p in (pid, *kids):
+    for p in tree_pids(pid):
         try:
             rss.append(status(p)["VmRSS"])
             with open(f"/proc/{p}/smaps_rollup") as f:
