@@ -11,6 +11,8 @@ higher id, and its deck must not be missed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import polars as pl
@@ -78,31 +80,29 @@ def _read_all(conn: Connection, credit: dict[str, CreditState] | None) -> StoreR
     return StoreRead(version, imports, inputs, len(carrier_rates) + len(customer_rates))
 
 
-def read_world(engine: Engine, credit: dict[str, CreditState] | None = None) -> StoreRead:
-    """Everything, read in one transaction."""
+@contextmanager
+def _reading(engine: Engine) -> Iterator[Connection]:
+    """A read transaction. On PostgreSQL its connection is then closed instead of pooled: libpq's
+    input buffer has grown to the largest row read (a column's whole array: ~115 MB for this
+    world's 3.1M rows) and is never shrunk while the connection lives."""
     with engine.connect() as conn:
         with conn.begin():
-            read = _read_all(conn, credit)
-        _release(conn)
-    return read
+            yield conn
+        if conn.dialect.name == "postgresql":
+            conn.invalidate()
 
 
-def _release(conn: Connection) -> None:
-    """On PostgreSQL, close the connection instead of pooling it: libpq's input buffer has grown
-    to the largest row read (a column's whole array: ~115 MB for this world's 3.1M rows) and is
-    never shrunk while the connection lives."""
-    if conn.dialect.name == "postgresql":
-        conn.invalidate()
+def read_world(engine: Engine, credit: dict[str, CreditState] | None = None) -> StoreRead:
+    """Everything, read in one transaction."""
+    with _reading(engine) as conn:
+        return _read_all(conn, credit)
 
 
 def reread_world(engine: Engine, last: StoreRead) -> StoreRead:
     """The store now, reading again only the rates of owners with a deck import ``last`` does not
     include; everything when a carrier or customer was added, removed or changed."""
-    with engine.connect() as conn:
-        with conn.begin():
-            read = _reread(conn, last)
-        _release(conn)
-    return read
+    with _reading(engine) as conn:
+        return _reread(conn, last)
 
 
 def _reread(conn: Connection, last: StoreRead) -> StoreRead:
