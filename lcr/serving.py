@@ -62,10 +62,15 @@ class RouterService:
         self.last_reload_seconds = 0.0
         with engine.connect() as conn:
             self.credit_version = credit_version(conn)
-        self._read: StoreRead = read_world(engine)
-        self.version, self.inputs = self._read.version, self._read.inputs
+        self._read: StoreRead = read_world(engine)  # what the store held when last read
+        self.inputs = self._read.inputs  # with the latest credit states
         self._current = self._build(self.inputs, int(self.clock()))
         self._next: Snapshot | None = None
+
+    @property
+    def version(self) -> int:
+        """The store version the router serves."""
+        return self._read.version
 
     # --- the hot path ---------------------------------------------------------------------
 
@@ -132,7 +137,7 @@ class RouterService:
             with self.engine.connect() as conn:
                 credit = credit_version(conn)
             read = reread_world(self.engine, self._read)  # only the owners with a new deck import
-            version, inputs = read.version, read.inputs
+            inputs = read.inputs
             loaded = time.perf_counter()
             at, base = int(self.clock()), self._current
             # a deck import: patch the codes it changed; new or changed parties: build afresh
@@ -143,8 +148,7 @@ class RouterService:
             else:
                 gc.freeze()
             with self._lock:
-                self.version, self.inputs, self._current, self._next = version, inputs, snap, None
-                self._read = read
+                self._read, self.inputs, self._current, self._next = read, inputs, snap, None
                 self.credit_version = credit
             del base, inputs, read
             if how == "patched":
@@ -152,7 +156,7 @@ class RouterService:
             self.reloads += 1
             reloaded = True
             self.last_reload_seconds = time.perf_counter() - t0
-            log.info("router reloaded: store version %s, %s owners' rates read in %.2f s, %s in %.2f s", version,
+            log.info("router reloaded: store version %s, %s owners' rates read in %.2f s, %s in %.2f s", self.version,
                      self._read.owners, loaded - t0, how, time.perf_counter() - loaded)
         current, now = self._current, self.clock()
         until = current.valid_until
