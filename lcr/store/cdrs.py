@@ -206,6 +206,9 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
             conn.commit()
         # a call_id repeated within the batch keeps its first line
         calls = rated.select(STORED_COLUMNS).filter(pl.col("call_id").is_first_distinct())  # 4x cheaper than unique
+        # stored in (customer, start_time) order: the index of that key then grows at one place per
+        # customer instead of at random ones (SQLite and PostgreSQL: a third of the insert's time)
+        calls = calls.sort("customer", "start_time", maintain_order=True)
         del rated
     with _staged(engine, calls) as stage, _writing(engine, stage) as conn:
         clock.lap("stage" if stage is not None else "setup")
@@ -338,30 +341,15 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, staged
     """Insert the calls (``STORED_COLUMNS``, call_ids distinct) whose call_id is new (the rest are
     skipped); summarise the rows inserted.
 
-    PostgreSQL: COPY into a temporary (unlogged) stage, then one ``INSERT ... ON CONFLICT DO
-    NOTHING RETURNING`` summed in the same statement, so a call a concurrent importer stored
-    first is neither stored nor counted twice. SQLite (the writer holds the database's write
+    PostgreSQL: see ``_pg_insert_new``. SQLite (the writer holds the database's write
     lock): ``INSERT OR IGNORE`` from the attached scratch database when ``staged`` (see
     ``_staged``), else of 500 rows per statement, with a large page cache; when every row went
     in, the summary is computed from the frame, else from the rows above the table's previous
     highest id.
     """
     driver = conn.connection.driver_connection
-    cols = ", ".join(_COLUMNS)
     if conn.dialect.name == "postgresql":
-        buf = io.BytesIO()
-        calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")).write_csv(buf, include_header=False)
-        with driver.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS cdr_stage ON COMMIT DROP AS SELECT {cols} FROM cdrs "
-                        "WITH NO DATA")
-            cur.execute("TRUNCATE cdr_stage")
-            with cur.copy(f"COPY cdr_stage ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(buf.getvalue())
-            del buf
-            cur.execute(f"WITH ins AS (INSERT INTO cdrs ({cols}) SELECT {cols} FROM cdr_stage "
-                        "ON CONFLICT (call_id) DO NOTHING RETURNING customer, sell_reason, sell_amount) "
-                        + _SUMMARY_SQL.format(rows="ins"))
-            return [(c, r, bool(h), int(n), None if a is None else int(a)) for c, r, h, n, a in cur.fetchall()]
+        return _pg_insert_new(driver, calls, import_id)
     cur = driver.cursor()  # type: ignore[union-attr]
     try:
         (before,) = cur.execute("SELECT coalesce(max(id), 0) FROM cdrs").fetchone()
@@ -384,6 +372,36 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, staged
         return [(c, r, bool(h), int(n), None if a is None else int(a)) for c, r, h, n, a in rows]
     finally:
         cur.close()
+
+
+def _pg_insert_new(driver: Any, calls: pl.DataFrame, import_id: int) -> _Summary:
+    """PostgreSQL: the new calls COPYed straight into ``cdrs``.
+
+    The table is locked against other writers first (SHARE ROW EXCLUSIVE: readers go on,
+    a concurrent importer, re-rate or invoice waits for this commit), so the calls found stored
+    by the anti-join below cannot change before the COPY: every call is stored once and counted
+    once. COPY into the table uses PostgreSQL's multi-row heap insert; the ``INSERT ... SELECT
+    ... ON CONFLICT`` it replaces inserted row by row (about 40 % more server CPU).
+    """
+    with driver.cursor() as cur:
+        cur.execute("LOCK TABLE cdrs IN SHARE ROW EXCLUSIVE MODE")
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text) ON COMMIT DROP")
+        cur.execute("TRUNCATE cdr_batch_ids")
+        with cur.copy("COPY cdr_batch_ids (call_id) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(_csv(calls.select("call_id")))
+        cur.execute("SELECT b.call_id FROM cdr_batch_ids b JOIN cdrs c ON c.call_id = b.call_id")
+        stored = pl.Series("call_id", [r[0] for r in cur.fetchall()], dtype=pl.String)
+        new = calls.filter(~pl.col("call_id").is_in(stored.implode())) if stored.len() else calls
+        with cur.copy(f"COPY cdrs ({', '.join(_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(_csv(new.with_columns(pl.lit(import_id, pl.Int64).alias("import_id"))))
+    return _summary(new)
+
+
+def _csv(frame: pl.DataFrame) -> memoryview:
+    """The frame as COPY's CSV, no header: a null is an unquoted empty field, "" an empty string."""
+    buf = io.BytesIO()
+    frame.write_csv(buf, include_header=False)
+    return buf.getbuffer()
 
 
 def _sqlite_insert(driver: Any, cur: Any, frame: pl.DataFrame) -> None:
