@@ -85,6 +85,12 @@ ISSUER_FILE = Setting(
     "TOML file with the invoice letterhead (name, address, tax_id, email, payment_terms, bank...). "
     "Empty: a demo letterhead marked as such.",
 )
+DECK_CACHE_DIR = Setting(
+    "LCR_DECK_CACHE_DIR",
+    "",
+    "Directory where CDR imports keep a local copy of the compiled rate decks saved in the store "
+    "(read in a third of the time). Empty: $XDG_CACHE_HOME/lcr, else ~/.cache/lcr; `off`: none.",
+)
 
 ALL: tuple[Setting, ...] = (
     DATABASE_URL,
@@ -99,6 +105,7 @@ ALL: tuple[Setting, ...] = (
     NOTICE_POLICY,
     SWITCH_TZ,
     ISSUER_FILE,
+    DECK_CACHE_DIR,
 )
 
 

@@ -26,6 +26,15 @@ PG_ADMIN_URL = os.environ.get("LCR_TEST_POSTGRES_URL", "postgresql+psycopg://pos
 _template: str | None = None
 
 
+@pytest.fixture(autouse=True)
+def deck_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's local copies of compiled decks (``LCR_DECK_CACHE_DIR``) in a directory of its
+    own, never in the user's ~/.cache; child processes inherit it."""
+    folder = tmp_path_factory.mktemp("deck-cache")
+    monkeypatch.setenv("LCR_DECK_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

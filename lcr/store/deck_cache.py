@@ -15,6 +15,11 @@ The row's ``key`` is a hash of
   the source of the modules defining it and ``compile_deck``, so a row written by other code
   is ignored.
 
+Reading hundreds of MB out of the database costs more than decoding them, so each process also
+keeps a local copy of the latest blob in ``LCR_DECK_CACHE_DIR``, named by the sha256 the row
+carries (``digest``): a row is only ever read through a file of its own content, written
+atomically (a temporary name, then renamed), and the newest few files are kept.
+
 Only the latest row is kept. The fields of ``CompiledDeck`` are serialised generically
 (``dataclasses.fields``): a frame or series as Arrow IPC, anything else (tuples of names,
 numbers) as JSON; a field of another type is refused (``TypeError``), never guessed at.
@@ -26,7 +31,9 @@ import hashlib
 import inspect
 import io
 import json
+import os
 import struct
+import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -36,6 +43,7 @@ import polars as pl
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from lcr.config import DECK_CACHE_DIR
 from lcr.rating.deck import CompiledDeck, compile_deck
 from lcr.store.schema import compiled_decks
 
@@ -127,7 +135,31 @@ def decode(blob: bytes) -> dict[str, CompiledDeck] | None:
 # --- the table ---------------------------------------------------------------------------------
 
 def load(conn: Connection, key: str) -> tuple[CompiledDeck, CompiledDeck] | None:
-    """(sell, buy) saved under ``key``, or None."""
+    """(sell, buy) saved under ``key``, or None: from this machine's copy of the row when it has
+    one, else from the row (and the copy written for the next process)."""
+    digest = conn.execute(select(compiled_decks.c.digest).where(compiled_decks.c.key == key)).first()
+    if digest is None:
+        return None
+    local = _local_path(digest[0])
+    blob: bytes | None = None
+    if local is not None:
+        try:
+            blob = local.read_bytes()
+        except OSError:
+            blob = None
+    if blob is None:
+        blob = _read_row(conn, key)
+        if blob is None:
+            return None
+        if local is not None:
+            _write_local(local, blob)
+    decks = decode(blob)
+    if decks is None or set(decks) != set(_SIDES):
+        return None
+    return decks["sell"], decks["buy"]
+
+
+def _read_row(conn: Connection, key: str) -> bytes | None:
     if conn.dialect.name == "postgresql":
         # binary results: a bytea of hundreds of MB is not hex-decoded
         with conn.connection.driver_connection.cursor(binary=True) as cur:  # type: ignore[union-attr]
@@ -135,23 +167,20 @@ def load(conn: Connection, key: str) -> tuple[CompiledDeck, CompiledDeck] | None
             row = cur.fetchone()
     else:
         row = conn.execute(select(compiled_decks.c.data).where(compiled_decks.c.key == key)).first()
-    if row is None:
-        return None
-    decks = decode(row[0])
-    if decks is None or set(decks) != set(_SIDES):
-        return None
-    return decks["sell"], decks["buy"]
+    return None if row is None else row[0]
 
 
 def save(conn: Connection, key: str, sell: CompiledDeck, buy: CompiledDeck) -> bool:
     """Keep (sell, buy) under ``key`` in place of any older row, in the caller's transaction
-    (a savepoint: when the row cannot be written, the caller's transaction goes on without it)."""
+    (a savepoint: when the row cannot be written, the caller's transaction goes on without it),
+    and a local copy for the next process."""
     blob = encode({"sell": sell, "buy": buy})
+    digest = hashlib.sha256(blob).hexdigest()
     try:
         with conn.begin_nested():
             conn.execute(delete(compiled_decks).where(compiled_decks.c.key != key))
             table = compiled_decks
-            row = {"key": key, "data": blob, "created_at": int(time.time())}
+            row = {"key": key, "data": blob, "created_at": int(time.time()), "digest": digest}
             if conn.dialect.name == "postgresql":
                 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -160,4 +189,45 @@ def save(conn: Connection, key: str, sell: CompiledDeck, buy: CompiledDeck) -> b
                 conn.execute(insert(table).prefix_with("OR IGNORE").values(row))
     except SQLAlchemyError:
         return False
+    local = _local_path(digest)
+    if local is not None:
+        _write_local(local, blob)
     return True
+
+
+# --- this machine's copies ---------------------------------------------------------------------
+
+_SUFFIX = ".lcrdecks"
+LOCAL_KEPT = 4  # newest files kept in the directory (several stores may share it)
+
+
+def cache_dir() -> Path | None:
+    """``LCR_DECK_CACHE_DIR``; None when set to ``off``."""
+    value = DECK_CACHE_DIR.get()
+    if value.lower() == "off":
+        return None
+    if value:
+        return Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lcr"
+
+
+def _local_path(digest: str | None) -> Path | None:
+    folder = cache_dir()
+    if folder is None or not digest or not all(c in "0123456789abcdef" for c in digest):
+        return None
+    return folder / f"{digest}{_SUFFIX}"
+
+
+def _write_local(path: Path, blob: bytes) -> None:
+    """Best effort: a directory that cannot be written only costs the next process a database read."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", suffix=_SUFFIX, delete=False) as tmp:
+            tmp.write(blob)
+        os.replace(tmp.name, path)
+        kept = sorted(path.parent.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[LOCAL_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return

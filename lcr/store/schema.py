@@ -224,4 +224,6 @@ compiled_decks = Table(
     Column("key", String(64), primary_key=True),
     Column("data", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # the sha256 of ``data`` (migration 0004): the name of a process's local copy of it
+    Column("digest", String(64), nullable=True),
 )

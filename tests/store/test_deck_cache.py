@@ -4,7 +4,9 @@ written by other code, makes the next import compile afresh."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import struct
 from dataclasses import fields
 from pathlib import Path
@@ -109,9 +111,59 @@ def test_a_row_written_by_other_code_is_ignored(world, tmp_path: Path, compiles:
         header = json.loads(blob[8:8 + size])
         header["tag"] = "0" * 64  # as if compile_deck had changed since
         head = json.dumps(header).encode()
-        conn.execute(update(compiled_decks).values(data=struct.pack("<Q", len(head)) + head + blob[8 + size:]))
+        data = struct.pack("<Q", len(head)) + head + blob[8 + size:]
+        # as saved by that code: the row's digest names its content
+        conn.execute(update(compiled_decks).values(data=data, digest=hashlib.sha256(data).hexdigest()))
     assert fresh_import(world, b) == {"globex": 60_000}
     assert len(compiles) == 4
+
+
+def test_a_fresh_process_reads_its_local_copy_not_the_row(world, tmp_path: Path, compiles: list[int],  # type: ignore[no-untyped-def]
+                                                          deck_cache_dir: Path) -> None:
+    a, b, c = calls(tmp_path, "l-1", "l-2", "l-3")
+    fresh_import(world, a)
+    with world.connect() as conn:
+        digest = conn.execute(select(compiled_decks.c.digest)).scalar_one()
+    copies = list(deck_cache_dir.iterdir())
+    assert [p.name for p in copies] == [f"{digest}.lcrdecks"]
+    with world.begin() as conn:  # the row unreadable: only the local copy can serve the next import
+        conn.execute(update(compiled_decks).values(data=b"damaged"))
+    assert fresh_import(world, b) == {"globex": 60_000}
+    assert len(compiles) == 2
+    copies[0].unlink()  # no copy left: the damaged row is refused, and the decks compiled again
+    assert fresh_import(world, c) == {"globex": 60_000}
+    assert len(compiles) == 4
+
+
+def test_the_local_copy_is_written_from_the_row_and_can_be_turned_off(world, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                      compiles: list[int], deck_cache_dir: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, c = calls(tmp_path, "o-1", "o-2", "o-3")
+    monkeypatch.setenv("LCR_DECK_CACHE_DIR", "off")
+    fresh_import(world, a)
+    assert list(deck_cache_dir.iterdir()) == [] and saved_rows(world) == 1
+    fresh_import(world, b)  # read from the row
+    assert len(compiles) == 2 and list(deck_cache_dir.iterdir()) == []
+    monkeypatch.setenv("LCR_DECK_CACHE_DIR", str(deck_cache_dir))
+    fresh_import(world, c)  # read from the row, copied for the next process
+    assert len(compiles) == 2
+    with world.connect() as conn:
+        digest, data = conn.execute(select(compiled_decks.c.digest, compiled_decks.c.data)).one()
+    assert (deck_cache_dir / f"{digest}.lcrdecks").read_bytes() == bytes(data)
+
+
+def test_the_local_directory_keeps_the_newest_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LCR_DECK_CACHE_DIR", str(tmp_path))
+    for i in range(deck_cache.LOCAL_KEPT + 3):
+        blob = f"blob {i}".encode()
+        path = deck_cache._local_path(hashlib.sha256(blob).hexdigest())
+        assert path is not None
+        deck_cache._write_local(path, blob)
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+    kept = sorted(p.read_bytes() for p in tmp_path.iterdir())
+    # the file just written always stays; of the rest, the newest
+    assert len(kept) == deck_cache.LOCAL_KEPT and f"blob {deck_cache.LOCAL_KEPT + 2}".encode() in kept
+    assert deck_cache._local_path("../../etc/passwd") is None
 
 
 def test_blob_round_trip_keeps_every_field() -> None:
