@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from lcr.billing import Adjustment, Invoice, InvoiceCall, InvoiceFacts, build_invoice
 from lcr.errors import InputError
@@ -56,33 +56,35 @@ def issue_invoice(engine: Engine, name: str, first: dt.date, last: dt.date, *, i
             invoices.c.period_to == last.isoformat())).scalar()
         if stored is not None:
             return build_invoice(_facts_from_json(json.loads(stored), customer))
-        facts, call_ids, adjusted = _gather(conn, customer, cid, first, last, issuer,
-                                            int(time.time()) if now is None else now)
+        facts, rows = _gather(conn, customer, cid, first, last, issuer, int(time.time()) if now is None else now)
         invoice = build_invoice(facts)
         invoice_id = _store(conn, cid, facts, invoice)
-        _mark(conn, invoice_id, call_ids, adjusted)
+        _mark(conn, invoice_id, rows)
     return invoice
 
 
 def _gather(conn: Connection, customer: Customer, cid: int, first: dt.date, last: dt.date,
-            issuer: Mapping[str, str], now: int) -> tuple[InvoiceFacts, list[str], list[str]]:
+            issuer: Mapping[str, str], now: int) -> tuple[InvoiceFacts, list[int]]:
+    """The invoice's facts, and the ``cdrs`` ids of its calls and adjustments (marked once issued)."""
     start, end = local_period(customer, first, last)
     rows = conn.execute(
-        select(cdrs.c.call_id, cdrs.c.start_time, cdrs.c.dst, cdrs.c.sell_destination, cdrs.c.sell_prefix,
+        select(cdrs.c.id, cdrs.c.call_id, cdrs.c.start_time, cdrs.c.dst, cdrs.c.sell_destination, cdrs.c.sell_prefix,
                cdrs.c.billsec, cdrs.c.sell_billed, cdrs.c.sell_rate, cdrs.c.sell_amount)
         .where(cdrs.c.customer == customer.name, cdrs.c.start_time >= start, cdrs.c.start_time < end,
                cdrs.c.sell_amount.is_not(None), cdrs.c.billsec > 0, cdrs.c.invoice_id.is_(None))
         .order_by(cdrs.c.start_time, cdrs.c.call_id)
     ).all()
     calls = tuple(InvoiceCall(c, int(t), d, dest or "", p or "", int(b), int(bb), int(r), int(a))
-                  for c, t, d, dest, p, b, bb, r, a in rows)
+                  for _, c, t, d, dest, p, b, bb, r, a in rows)
     adj_rows = conn.execute(
-        select(cdrs.c.call_id, cdrs.c.start_time, cdrs.c.sell_destination, cdrs.c.invoiced_amount, cdrs.c.sell_amount)
+        select(cdrs.c.id, cdrs.c.call_id, cdrs.c.start_time, cdrs.c.sell_destination, cdrs.c.invoiced_amount,
+               cdrs.c.sell_amount)
         .where(cdrs.c.customer == customer.name, cdrs.c.invoice_id.is_not(None),
                func.coalesce(cdrs.c.sell_amount, 0) != cdrs.c.invoiced_amount)
         .order_by(cdrs.c.start_time, cdrs.c.call_id)
     ).all()
-    adjustments = tuple(Adjustment(c, int(t), dest or "", int(old), int(new or 0)) for c, t, dest, old, new in adj_rows)
+    adjustments = tuple(Adjustment(c, int(t), dest or "", int(old), int(new or 0))
+                        for _, c, t, dest, old, new in adj_rows)
     brought = int(conn.execute(select(func.coalesce(func.sum(ledger.c.amount), 0)).where(
         ledger.c.customer_id == cid, ledger.c.created_at < start)).scalar_one())
     payments = payments_between(conn, cid, start, end)
@@ -95,7 +97,7 @@ def _gather(conn: Connection, customer: Customer, cid: int, first: dt.date, last
         calls=calls, adjustments=adjustments, balance_brought_forward=brought, payments=payments,
         balance_carried=brought + payments - total, issuer=dict(issuer),
     )
-    return facts, [c.call_id for c in calls], [a.call_id for a in adjustments]
+    return facts, [int(r[0]) for r in rows] + [int(r[0]) for r in adj_rows]
 
 
 def _store(conn: Connection, cid: int, facts: InvoiceFacts, invoice: Invoice) -> int:
@@ -108,10 +110,10 @@ def _store(conn: Connection, cid: int, facts: InvoiceFacts, invoice: Invoice) ->
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def _mark(conn: Connection, invoice_id: int, call_ids: list[str], adjusted: list[str]) -> None:
-    for chunk_start in range(0, len(call_ids) + len(adjusted), 5000):
-        chunk = (call_ids + adjusted)[chunk_start:chunk_start + 5000]
-        conn.execute(update(cdrs).where(and_(cdrs.c.call_id.in_(chunk))).values(
+def _mark(conn: Connection, invoice_id: int, rows: list[int]) -> None:
+    for chunk_start in range(0, len(rows), 5000):
+        chunk = rows[chunk_start:chunk_start + 5000]
+        conn.execute(update(cdrs).where(cdrs.c.id.in_(chunk)).values(
             invoice_id=invoice_id, invoiced_amount=func.coalesce(cdrs.c.sell_amount, 0)))
 
 

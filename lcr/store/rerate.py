@@ -55,10 +55,10 @@ def _stored(conn: Connection, start: int, end: int, customer: str | None) -> pl.
     where = [cdrs.c.start_time >= start, cdrs.c.start_time < end]
     if customer is not None:
         where.append(cdrs.c.customer == customer)
-    rows = conn.execute(select(*(cdrs.c[c] for c in cols + RATED)).where(and_(*where))).all()
+    rows = conn.execute(select(*(cdrs.c[c] for c in cols + RATED), cdrs.c.id).where(and_(*where))).all()
     schema = {**{c: CDR_SCHEMA[c] for c in cols}, **{c: pl.String() if c.endswith(("_reason", "_prefix",
                                                                                        "_destination"))
-                                                    else pl.Int64() for c in RATED}}
+                                                    else pl.Int64() for c in RATED}, "id": pl.Int64()}
     frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
     return frame.with_columns(pl.lit(0, pl.Int64).alias("line"))
 
@@ -72,7 +72,7 @@ def rerate(engine: Engine, start: int, end: int, customer: str | None = None) ->
         if old.is_empty():
             return report
         new = rate_frame(conn, old.select(list(CDR_SCHEMA)))
-        both = old.select("call_id", "customer", *(pl.col(c).alias(f"old_{c}") for c in RATED)).join(
+        both = old.select("id", "call_id", "customer", *(pl.col(c).alias(f"old_{c}") for c in RATED)).join(
             new.select("call_id", *RATED), on="call_id", how="inner")
         differs = pl.lit(False)
         for c in RATED:
@@ -81,7 +81,7 @@ def rerate(engine: Engine, start: int, end: int, customer: str | None = None) ->
         report.changed = changed.height
         if changed.is_empty():
             return report
-        _update(conn, changed.select("call_id", *RATED))
+        _update(conn, changed.select("id", *RATED))
         per_customer = changed.filter(pl.col("customer").is_not_null()).group_by("customer").agg(
             (pl.col("sell_amount").fill_null(0) - pl.col("old_sell_amount").fill_null(0)).sum().alias("delta"))
         ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
@@ -105,15 +105,15 @@ def _update(conn: Connection, frame: pl.DataFrame) -> None:
         frame.write_csv(buf, include_header=False)
         with driver.cursor() as cur:  # type: ignore[union-attr]
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_rerate ON COMMIT DROP AS "
-                        f"SELECT call_id, {', '.join(RATED)} FROM cdrs WITH NO DATA")
+                        f"SELECT id, {', '.join(RATED)} FROM cdrs WITH NO DATA")
             cur.execute("TRUNCATE cdr_rerate")
-            with cur.copy(f"COPY cdr_rerate (call_id, {', '.join(RATED)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            with cur.copy(f"COPY cdr_rerate (id, {', '.join(RATED)}) FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(buf.getvalue())
-            cur.execute(f"UPDATE cdrs SET {sets} FROM cdr_rerate s WHERE cdrs.call_id = s.call_id")
+            cur.execute(f"UPDATE cdrs SET {sets} FROM cdr_rerate s WHERE cdrs.id = s.id")
         return
     cur = driver.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(f"UPDATE cdrs SET {', '.join(f'{c} = ?' for c in RATED)} WHERE call_id = ?",
+        cur.executemany(f"UPDATE cdrs SET {', '.join(f'{c} = ?' for c in RATED)} WHERE id = ?",
                         (row[1:] + row[:1] for row in frame.iter_rows()))
     finally:
         cur.close()

@@ -214,3 +214,29 @@ def test_a_failed_staged_import_stores_nothing(world, tmp_path: Path, monkeypatc
     assert _cdrs_and_ledger(world) == before  # the calls were rolled back with the ledger
     again = import_cdr_file(world, f)  # and the connection came back to the pool without the stage
     assert (again.imported, again.charged) == (1, {"globex": 60_000})
+
+
+def test_migration_0005_moves_every_stored_call_id_into_cdr_keys(world, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A store of revision 0004 (call_id unique in ``cdrs``) keeps its calls' exactly-once
+    guarantee across the upgrade, and the downgrade gives the constraint back."""
+    from alembic import command
+    from sqlalchemy import func, select
+
+    from lcr.store.db import _alembic_config, current_revision, upgrade
+    from lcr.store.schema import cdr_keys, cdrs
+
+    first = import_cdr_file(world, shared_data / "cdrs" / "canonical_cdrs.csv")
+    cfg = _alembic_config()
+    with world.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    with world.connect() as conn:
+        assert current_revision(conn) == "0004"
+        assert conn.execute(select(func.count()).select_from(cdrs)).scalar_one() == first.imported
+    assert upgrade(world)
+    with world.connect() as conn:
+        keys = dict(conn.execute(select(cdr_keys.c.call_id, cdr_keys.c.import_id)).all())
+        stored = dict(conn.execute(select(cdrs.c.call_id, cdrs.c.import_id)).all())
+    assert keys == stored and len(keys) == first.imported
+    again = import_cdr_file(world, shared_data / "cdrs" / "canonical_cdrs.csv")
+    assert (again.imported, again.duplicates, again.charged) == (0, first.lines, {})
