@@ -222,7 +222,7 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                  "reason": str(p), "created_at": now} for p in problems])
         clock.lap("setup")
         if calls is not None:
-            _fill_counts(report, _insert_new(conn, calls, report.import_id, staged=stage is not None))
+            _fill_counts(report, _insert_new(conn, calls, report.import_id, stage=stage))
             clock.lap("insert")
             ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
             for name, amount in report.charged.items():
@@ -242,63 +242,126 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
 
 
 # SQLite binds parameters one by one from Python objects (~4 s per million 22-column rows); a
-# batch at least this large is first written to a scratch database by ADBC (Arrow buffers bound
-# in C, ~1.3 s), then stored by one ``INSERT OR IGNORE ... SELECT``. Smaller batches (the API's)
-# are bound from Python: the scratch file's fixed cost is not worth it there.
+# batch at least this large is instead written to scratch databases by ADBC (Arrow buffers bound
+# in C, ~2 s per million), then stored from there by ``INSERT ... SELECT``. Smaller batches (the
+# API's) are bound from Python: the scratch files' fixed cost is not worth it there.
 SQLITE_STAGE_MIN_ROWS = 20_000
-_STAGE = "lcr_stage"  # the scratch database's schema name on the import's connection
+SQLITE_STAGE_CHUNK_ROWS = 250_000  # one scratch file per chunk: chunk k is written while k - 1 is stored
+_STAGE = "lcr_stage"  # schema names lcr_stage0, lcr_stage1, ... on the import's connection
 
 
-@contextmanager
-def _staged(engine: Engine, calls: pl.DataFrame | None) -> Iterator[Path | None]:
-    """A scratch SQLite file holding ``calls`` as table ``cdrs`` (or None: no stage needed),
-    removed afterwards. Written before the import's transaction, by a connection of its own."""
-    if calls is None or engine.dialect.name != "sqlite" or calls.height < SQLITE_STAGE_MIN_ROWS:
-        yield None
-        return
+class _Stage:
+    """The calls in scratch SQLite files (table ``cdrs`` in each, one file per chunk of
+    ``SQLITE_STAGE_CHUNK_ROWS``), written in order by a thread and a connection of their own
+    (ADBC releases the GIL) while the import's transaction stores the chunks before them."""
+
+    def __init__(self, folder: Path, calls: pl.DataFrame) -> None:
+        size = SQLITE_STAGE_CHUNK_ROWS
+        self.parts = [calls.slice(start, size) for start in range(0, calls.height, size)]
+        self.paths = [folder / f"stage{i}.sqlite" for i in range(len(self.parts))]
+        self.schemas = [f"{_STAGE}{i}" for i in range(len(self.parts))]
+        self._written = [threading.Event() for _ in self.parts]
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="lcr-cdr-stage", daemon=True)
+
+    def start(self) -> None:
+        """Begin writing; the files must be attached by then (SQLite attaches outside a transaction)."""
+        self._thread.start()
+
+    def ready(self, i: int) -> None:
+        """Wait until chunk ``i``'s file is written."""
+        self._written[i].wait()
+        if self._error is not None:
+            raise self._error
+
+    def join(self) -> None:
+        if self._thread.ident is not None:
+            self._thread.join()
+
+    def create(self) -> None:
+        """Each file with its empty table, before the files are attached: a connection reads an
+        attached file's schema once, so the table must be there from the start."""
+        for part, path in zip(self.parts, self.paths, strict=True):
+            _ingest(path, part.clear(), "adbc.ingest.mode.create")
+
+    def _write(self) -> None:
+        try:
+            for part, path, written in zip(self.parts, self.paths, self._written, strict=True):
+                _ingest(path, part, "adbc.ingest.mode.append")
+                written.set()
+        except BaseException as exc:  # handed to the importer, which waits in ready()
+            self._error = exc
+            for event in self._written:
+                event.set()
+
+
+def _ingest(path: Path, frame: pl.DataFrame, mode: str) -> None:
+    """``frame`` into table ``cdrs`` of the SQLite file ``path``, by ADBC."""
     import adbc_driver_manager
     import adbc_driver_sqlite
 
-    with tempfile.TemporaryDirectory(prefix="lcr-cdr-stage-") as tmp:
-        path = Path(tmp) / "stage.sqlite"
-        db = adbc_driver_sqlite.connect(str(path))
-        try:
-            with adbc_driver_manager.AdbcConnection(db) as conn:
-                with adbc_driver_manager.AdbcStatement(conn) as stmt:
-                    # a scratch file: no journal, no syncs (nothing is lost if it is)
-                    for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
-                        stmt.set_sql_query(pragma)
-                        stmt.execute_query()
-                with adbc_driver_manager.AdbcStatement(conn) as stmt:
-                    stmt.set_options(**{"adbc.ingest.target_table": "cdrs",
-                                        "adbc.ingest.mode": "adbc.ingest.mode.create"})
-                    stmt.bind_stream(calls.__arrow_c_stream__())
-                    stmt.execute_update()
-        finally:
-            db.close()
-        yield path
+    db = adbc_driver_sqlite.connect(str(path))
+    try:
+        with adbc_driver_manager.AdbcConnection(db) as conn:
+            with adbc_driver_manager.AdbcStatement(conn) as stmt:
+                # a scratch file: no journal, no syncs (nothing is lost if it is)
+                for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
+                    stmt.set_sql_query(pragma)
+                    stmt.execute_query()
+            with adbc_driver_manager.AdbcStatement(conn) as stmt:
+                stmt.set_options(**{"adbc.ingest.target_table": "cdrs", "adbc.ingest.mode": mode})
+                stmt.bind_stream(frame.__arrow_c_stream__())
+                stmt.execute_update()
+    finally:
+        db.close()
 
 
 @contextmanager
-def _writing(engine: Engine, stage: Path | None) -> Iterator[Connection]:
-    """``lcr.store.db.writing``, with the scratch database attached first when there is one
-    (SQLite attaches only outside a transaction)."""
+def _staged(engine: Engine, calls: pl.DataFrame | None) -> Iterator[_Stage | None]:
+    """The scratch files of ``calls`` (or None: no stage needed), removed afterwards."""
+    if calls is None or engine.dialect.name != "sqlite" or calls.height < SQLITE_STAGE_MIN_ROWS:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="lcr-cdr-stage-") as tmp:
+        stage = _Stage(Path(tmp), calls)
+        stage.create()
+        try:
+            yield stage
+        finally:
+            stage.join()  # its files are not removed under it
+
+
+@contextmanager
+def _writing(engine: Engine, stage: _Stage | None) -> Iterator[Connection]:
+    """``lcr.store.db.writing``, with the scratch files attached first when there are any
+    (SQLite attaches only outside a transaction), and their writing started."""
     if stage is None:
         with writing(engine) as conn:
             yield conn
         return
     with engine.connect() as conn:
         driver = conn.connection.driver_connection
-        driver.execute(f"ATTACH DATABASE ? AS {_STAGE}", (str(stage),))  # type: ignore[union-attr]
+        attached = []
         try:
-            conn = conn.execution_options(write=True)
+            for path, schema in zip(stage.paths, stage.schemas, strict=True):
+                driver.execute(f"ATTACH DATABASE ? AS {schema}", (str(path),))  # type: ignore[union-attr]
+                attached.append(schema)
+            stage.start()
+            # A deferred BEGIN: BEGIN IMMEDIATE would lock every attached file at once, the
+            # scratch files included while ADBC, a second SQLite library in this process whose
+            # POSIX locks do not conflict with ours, is still writing them, and the stale pages read
+            # then would be trusted. Each scratch file is first read here after it is written; the
+            # main database's write lock is taken at once by a write that changes nothing.
             with conn.begin():
+                driver.execute("DELETE FROM main.cdr_imports WHERE 0")  # type: ignore[union-attr]
                 yield conn
         finally:
+            stage.join()
             try:
-                driver.execute(f"DETACH DATABASE {_STAGE}")  # type: ignore[union-attr]
+                for schema in attached:
+                    driver.execute(f"DETACH DATABASE {schema}")  # type: ignore[union-attr]
             except sqlite3.Error:
-                conn.invalidate()  # never back to the pool with the scratch file attached
+                conn.invalidate()  # never back to the pool with a scratch file attached
 
 
 # (customer, sell_reason, has a sell amount, calls, sum of sell amounts) over the rows one batch inserted
@@ -337,17 +400,18 @@ _SQLITE_ROWS_PER_STATEMENT = 500
 _SQLITE_CACHE_KIB = 512 * 1024  # page cache of the import's connection: the indexes' pages stay in memory
 
 
-def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, staged: bool = False) -> _Summary:
+def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage: _Stage | None = None
+                ) -> _Summary:
     """Store the calls (``STORED_COLUMNS``, call_ids distinct) whose call_id is new: the key in
     ``cdr_keys``, the row in ``cdrs``; skip the rest. Summarise the rows stored.
 
     PostgreSQL: see ``_pg_insert_new``. SQLite (the writer holds the database's write lock):
-    the calls are read from the attached scratch database when ``staged`` (see ``_staged``), else
-    bound from Python into a temporary table, 500 rows per statement. Their keys go in first,
-    ``INSERT OR IGNORE`` in call_id order; when every key was new, every row follows and the
-    summary is computed from the frame, else only the rows whose key this import now holds, and
-    the summary is read back from the rows above the table's previous highest id. The connection
-    has a large page cache meanwhile.
+    the calls are read from the attached scratch files, chunk by chunk as they are written, when
+    there is a ``stage`` (see ``_Stage``), else bound from Python into a temporary table, 500 rows
+    per statement. Of each chunk the keys go in first, ``INSERT OR IGNORE`` in call_id order; when
+    every key was new, every row follows, else only the rows whose key this import now holds.
+    When every call was new the summary is computed from the frame, else read back from the rows
+    above the table's previous highest id. The connection has a large page cache meanwhile.
     """
     driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
@@ -357,27 +421,31 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, staged
     (cache,) = cur.execute("PRAGMA cache_size").fetchone()
     cur.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
     try:
-        if staged:
-            source = f"{_STAGE}.cdrs"
-        else:
-            source = "temp.lcr_batch"
+        if stage is None:
             cur.execute(f"CREATE TEMP TABLE lcr_batch ({stored})")
-            _sqlite_insert(driver, cur, calls, source)
+            _sqlite_insert(driver, cur, calls, "temp.lcr_batch")
         (before,) = cur.execute("SELECT coalesce(max(id), 0) FROM cdrs").fetchone()
-        changes = driver.total_changes  # type: ignore[union-attr]
-        cur.execute(f"INSERT OR IGNORE INTO main.cdr_keys (call_id, import_id) SELECT call_id, ? FROM {source} "
-                    "ORDER BY call_id", (import_id,))
-        every = driver.total_changes - changes == calls.height  # type: ignore[union-attr]
-        only_new = "" if every else ("WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) "
-                                     f"= {int(import_id)}")
-        cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s {only_new} "
-                    "ORDER BY s.rowid", (import_id,))
-        if every:
+        new = 0
+        chunks = [(f"{_STAGE}{i}.cdrs", part.height) for i, part in enumerate(stage.parts)] if stage is not None \
+            else [("temp.lcr_batch", calls.height)]
+        for i, (source, rows) in enumerate(chunks):
+            if stage is not None:
+                stage.ready(i)
+            changes = driver.total_changes  # type: ignore[union-attr]
+            cur.execute(f"INSERT OR IGNORE INTO main.cdr_keys (call_id, import_id) SELECT call_id, ? FROM {source} "
+                        "ORDER BY call_id", (import_id,))
+            added = driver.total_changes - changes  # type: ignore[union-attr]
+            only_new = "" if added == rows else (
+                f"WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) = {int(import_id)}")
+            cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s {only_new} "
+                        "ORDER BY s.rowid", (import_id,))
+            new += added
+        if new == calls.height:
             return _summary(calls)
         rows = cur.execute(_SUMMARY_SQL.format(rows="cdrs WHERE id > ?"), (before,)).fetchall()
         return [(c, r, bool(h), int(n), None if a is None else int(a)) for c, r, h, n, a in rows]
     finally:
-        if not staged:
+        if stage is None:
             cur.execute("DROP TABLE IF EXISTS temp.lcr_batch")
         cur.execute(f"PRAGMA cache_size = {int(cache)}")
         cur.close()

@@ -157,12 +157,16 @@ def _cdrs_and_ledger(engine) -> tuple[list[tuple[object, ...]], list[tuple[objec
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("chunk", [250_000, 2], ids=["one-file", "files-of-2-calls"])
 def test_the_sqlite_stage_stores_what_row_binding_stores(world, shared_data: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # big batches go through a scratch database written by ADBC; the same files imported with and
-    # without it give the same rows (ids included), ledger entries and reports
+                                                         monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    # big batches go through scratch files written by ADBC, a chunk per file, each stored while the
+    # next is written; the same files imported with and without them give the same rows (ids
+    # included), ledger entries and reports
     import lcr.store.cdrs as store_cdrs
     from lcr.store.db import open_store
+
+    monkeypatch.setattr(store_cdrs, "SQLITE_STAGE_CHUNK_ROWS", chunk)
 
     (tmp_path / "more.csv").write_text(
         "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
@@ -214,6 +218,34 @@ def test_a_failed_staged_import_stores_nothing(world, tmp_path: Path, monkeypatc
     assert _cdrs_and_ledger(world) == before  # the calls were rolled back with the ledger
     again = import_cdr_file(world, f)  # and the connection came back to the pool without the stage
     assert (again.imported, again.charged) == (1, {"globex": 60_000})
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_scratch_file_that_cannot_be_written_fails_the_import_and_stores_nothing(  # type: ignore[no-untyped-def]
+        world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lcr.store.cdrs as store_cdrs
+
+    monkeypatch.setattr(store_cdrs, "SQLITE_STAGE_MIN_ROWS", 1)
+    monkeypatch.setattr(store_cdrs, "SQLITE_STAGE_CHUNK_ROWS", 1)
+    f = tmp_path / "a.csv"
+    f.write_text("call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+                 "w-1,globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+                 "w-2,globex,acme,1,4915123456789,2026-11-03T10:01:00Z,,,60,ANSWERED\n")
+    before = _cdrs_and_ledger(world)
+    real = store_cdrs._ingest
+
+    def second_fails(path, frame, mode):  # type: ignore[no-untyped-def]
+        if path.name == "stage1.sqlite" and mode.endswith("append"):
+            raise OSError("disk full")
+        real(path, frame, mode)
+
+    with monkeypatch.context() as m:
+        m.setattr(store_cdrs, "_ingest", second_fails)
+        with pytest.raises(OSError, match="disk full"):
+            import_cdr_file(world, f)
+    assert _cdrs_and_ledger(world) == before  # the first chunk, stored already, was rolled back
+    again = import_cdr_file(world, f)
+    assert (again.imported, again.charged) == (2, {"globex": 120_000})
 
 
 def test_migration_0005_moves_every_stored_call_id_into_cdr_keys(world, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
