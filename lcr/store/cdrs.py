@@ -435,10 +435,11 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage:
             cur.execute(f"INSERT OR IGNORE INTO main.cdr_keys (call_id, import_id) SELECT call_id, ? FROM {source} "
                         "ORDER BY call_id", (import_id,))
             added = driver.total_changes - changes  # type: ignore[union-attr]
-            only_new = "" if added == rows else (
-                f"WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) = {int(import_id)}")
-            cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s {only_new} "
-                        "ORDER BY s.rowid", (import_id,))
+            if added:  # none: every call of the chunk was stored before
+                only_new = "" if added == rows else (
+                    f"WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) = {int(import_id)}")
+                cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s "
+                            f"{only_new} ORDER BY s.rowid", (import_id,))
             new += added
         if new == calls.height:
             return _summary(calls)

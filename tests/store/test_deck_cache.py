@@ -209,3 +209,19 @@ def test_a_rejected_file_writes_nothing_even_with_no_saved_decks(world, tmp_path
     with pytest.raises(CdrRejected):
         import_cdr_file(world, bad)
     assert table_dump(world) == before and compiles == []  # the decks were not compiled, nor saved
+
+
+def test_head_is_the_newest_migration_and_an_upgraded_store_opens_without_alembic(engine) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from lcr.store.db import HEAD, current_revision, head_revision
+
+    assert head_revision() == HEAD
+    with engine.connect() as conn:
+        assert current_revision(conn) == HEAD
+    url = engine.url.render_as_string(hide_password=False)
+    code = (f"import sys; from lcr.store.db import open_store; open_store({url!r}).dispose(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
