@@ -456,25 +456,36 @@ def _pg_insert_new(driver: Any, calls: pl.DataFrame, import_id: int) -> _Summary
     """PostgreSQL: the new calls COPYed straight into ``cdr_keys`` and ``cdrs``.
 
     ``cdr_keys`` is locked against other importers first (SHARE ROW EXCLUSIVE: readers go on,
-    and so do invoices and re-rates, which never write it), so the calls the anti-join below
-    finds stored cannot change before the COPY: every call is stored once and counted once.
-    COPY uses PostgreSQL's multi-row insert; the ``INSERT ... SELECT ... ON CONFLICT`` it
-    replaces inserted row by row (several times the server's CPU for the keys).
+    and so do invoices and re-rates, which never write it), so what it holds cannot change
+    before the COPY: every call is stored once and counted once. The keys are COPYed in call_id
+    order (a third of the cost of any other order) inside a savepoint, optimistically: most
+    batches hold no call stored before. When one does, the COPY stops at its key, the savepoint
+    is rolled back, and an anti-join finds the calls stored before; the rest are COPYed. COPY
+    uses PostgreSQL's multi-row insert: the ``INSERT ... SELECT ... ON CONFLICT`` it replaces
+    inserted row by row (several times the server's CPU for the keys).
     """
+    import psycopg
+
+    keys = calls.select("call_id", pl.lit(import_id, pl.Int64).alias("import_id")).sort("call_id")
+    copy_keys = "COPY cdr_keys (call_id, import_id) FROM STDIN WITH (FORMAT csv)"
     with driver.cursor() as cur:
         cur.execute("LOCK TABLE cdr_keys IN SHARE ROW EXCLUSIVE MODE")
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text) ON COMMIT DROP")
-        cur.execute("TRUNCATE cdr_batch_ids")
-        with cur.copy("COPY cdr_batch_ids (call_id) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(_csv(calls.select("call_id")))
-        cur.execute("SELECT b.call_id FROM cdr_batch_ids b JOIN cdr_keys k ON k.call_id = b.call_id")
-        stored = pl.Series("call_id", [r[0] for r in cur.fetchall()], dtype=pl.String)
-        new = calls.filter(~pl.col("call_id").is_in(stored.implode())) if stored.len() else calls
-        new = new.with_columns(pl.lit(import_id, pl.Int64).alias("import_id"))
-        with cur.copy("COPY cdr_keys (call_id, import_id) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(_csv(new.select("call_id", "import_id").sort("call_id")))  # in key order: 3x cheaper
+        try:
+            with driver.transaction(), cur.copy(copy_keys) as copy:
+                copy.write(_csv(keys))
+            new = calls
+        except psycopg.errors.UniqueViolation:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text) ON COMMIT DROP")
+            cur.execute("TRUNCATE cdr_batch_ids")
+            with cur.copy("COPY cdr_batch_ids (call_id) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(_csv(keys.select("call_id")))
+            cur.execute("SELECT b.call_id FROM cdr_batch_ids b JOIN cdr_keys k ON k.call_id = b.call_id")
+            stored = pl.Series("call_id", [r[0] for r in cur.fetchall()], dtype=pl.String).implode()
+            new = calls.filter(~pl.col("call_id").is_in(stored))
+            with cur.copy(copy_keys) as copy:
+                copy.write(_csv(keys.filter(~pl.col("call_id").is_in(stored))))
         with cur.copy(f"COPY cdrs ({', '.join(_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(_csv(new))
+            copy.write(_csv(new.with_columns(pl.lit(import_id, pl.Int64).alias("import_id"))))
     return _summary(new)
 
 

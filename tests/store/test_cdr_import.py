@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from lcr.store.cdrs import import_cdr_file
 from lcr.store.db import writing
@@ -50,6 +51,20 @@ def test_every_call_is_charged_once_across_files_and_formats(world, shared_data:
     assert import_cdr_file(world, tmp_path / "same.csv").duplicates == 1
     with world.connect() as conn:
         assert balance_of(conn, "globex").balance == -sum(first.charged.values())
+    # a stored call beside new ones (PostgreSQL: the optimistic COPY of the keys stops at the stored
+    # one, and the anti-join path stores the two new calls, once)
+    (tmp_path / "mixed.csv").write_text(
+        "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+        "m-1,globex,acme,1555,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+        "0b4e6a1c-2f1d-4c1e-9a7e-3a9c1f000001,globex,acme,1555,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+        "m-2,globex,acme,1555,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+    )
+    mixed = import_cdr_file(world, tmp_path / "mixed.csv")
+    assert (mixed.imported, mixed.duplicates, mixed.charged) == (2, 1, {"globex": 120_000})
+    with world.connect() as conn:
+        assert balance_of(conn, "globex").balance == -sum(first.charged.values()) - 120_000
+        stored = conn.execute(text("SELECT call_id, count(*) FROM cdrs GROUP BY call_id HAVING count(*) > 1")).all()
+        assert stored == [] and conn.execute(text("SELECT count(*) FROM cdrs")).scalar_one() == 8
 
 
 def test_asterisk_carrier_from_dstchannel_or_lastdata(world, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
