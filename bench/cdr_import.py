@@ -24,8 +24,11 @@ Measured, in the same run and database (every import a fresh process, as ``lcr c
    the next deck or owner change;
    for both, the phases (read, setup, rates = loading the rate versions, compile =
    ``compile_deck`` of both sides, save decks = writing them to the store, cached decks =
-   reading them back, rate, stage = SQLite only: the calls written to a scratch database by
-   ADBC, insert = stage/insert and the counts of the rows inserted, ledger, commit) and the
+   reading them back (from this machine's copy, ``LCR_DECK_CACHE_DIR``), rate, stage = SQLite
+   only: the calls sorted and the scratch files created, keys = PostgreSQL only: the wait for the
+   thread storing the keys (it runs while the calls are rated), insert = SQLite: the scratch files
+   written by ADBC, a chunk at a time, while the chunks before are stored (keys, then rows);
+   PostgreSQL: the COPY of the rows; ledger, commit) and the
    child's peak RSS (its own VmHWM: ``os.wait4``'s ru_maxrss would include this parent's, Linux
    keeps it across fork and exec); goal >= 200,000 CDRs/s;
 3. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
