@@ -412,13 +412,13 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage:
     """SQLite: store the rated calls (``STORED_COLUMNS``, call_ids distinct) whose call_id is new:
     the key in ``cdr_keys``, the row in ``cdrs``; skip the rest. Summarise the rows stored.
 
-    The writer holds the database's write lock;
-    the calls are read from the attached scratch files, chunk by chunk as they are written, when
-    there is a ``stage`` (see ``_Stage``), else bound from Python into a temporary table, 500 rows
-    per statement. Of each chunk the keys go in first, ``INSERT OR IGNORE`` in call_id order; when
-    every key was new, every row follows, else only the rows whose key this import now holds.
-    When every call was new the summary is computed from the frame, else read back from the rows
-    above the table's previous highest id. The connection has a large page cache meanwhile.
+    The writer holds the database's write lock. The calls are read from the attached scratch
+    files, chunk by chunk as they are written, when there is a ``stage`` (see ``_Stage``), else
+    bound from Python into a temporary table, 500 rows per statement. Of each chunk the keys go in
+    first, ``INSERT OR IGNORE`` in call_id order; when every key was new, every row follows, else
+    only the rows whose key this import now holds. When every call was new the summary is
+    computed from the frame, else read back from the rows above the table's previous highest id.
+    The connection has a large page cache meanwhile.
     """
     driver = conn.connection.driver_connection
     stored = ", ".join(STORED_COLUMNS)
@@ -433,7 +433,7 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage:
         new = 0
         chunks = [(f"{_STAGE}{i}.cdrs", part.height) for i, part in enumerate(stage.parts)] if stage is not None \
             else [("temp.lcr_batch", calls.height)]
-        for i, (source, rows) in enumerate(chunks):
+        for i, (source, count) in enumerate(chunks):
             if stage is not None:
                 stage.ready(i)
             changes = driver.total_changes  # type: ignore[union-attr]
@@ -441,7 +441,7 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage:
                         "ORDER BY call_id", (import_id,))
             added = driver.total_changes - changes  # type: ignore[union-attr]
             if added:  # none: every call of the chunk was stored before
-                only_new = "" if added == rows else (
+                only_new = "" if added == count else (
                     f"WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) = {int(import_id)}")
                 cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s "
                             f"{only_new} ORDER BY s.rowid", (import_id,))
