@@ -400,7 +400,6 @@ def _summary(frame: pl.DataFrame) -> _Summary:
                 .agg(pl.len(), pl.col("sell_amount").sum()).iter_rows())
 
 
-_COLUMNS = [*STORED_COLUMNS, "import_id"]
 _SUMMARY_SQL = ("SELECT customer, sell_reason, sell_amount IS NOT NULL, count(*), sum(sell_amount) FROM {rows} "
                 "GROUP BY customer, sell_reason, sell_amount IS NOT NULL")
 _SQLITE_ROWS_PER_STATEMENT = 500
@@ -481,9 +480,8 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
     clock.lap("keys")
     if stored.len():
         calls = calls.filter(~pl.col("call_id").is_in(stored.implode()))
-    copy_rows = f"COPY cdrs ({', '.join(_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-    with driver.cursor() as cur, cur.copy(copy_rows) as copy:  # type: ignore[union-attr]
-        copy.write(_csv(calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id"))))
+    with driver.cursor() as cur:  # type: ignore[union-attr]
+        _copy_into(cur, "cdrs", calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
     return _summary(calls)
 
 
@@ -500,31 +498,46 @@ def _pg_keys(driver: Any, keys: pl.DataFrame) -> pl.Series:
     """
     import psycopg
 
-    copy_keys = "COPY cdr_keys (call_id, import_id) FROM STDIN WITH (FORMAT csv)"
     with driver.cursor() as cur:
         cur.execute("LOCK TABLE cdr_keys IN SHARE ROW EXCLUSIVE MODE")
         try:
-            with driver.transaction(), cur.copy(copy_keys) as copy:
-                copy.write(_csv(keys))
+            with driver.transaction():
+                _copy_into(cur, "cdr_keys", keys)
             return pl.Series("call_id", [], dtype=pl.String)
         except psycopg.errors.UniqueViolation:
             pass
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text) ON COMMIT DROP")
         cur.execute("TRUNCATE cdr_batch_ids")
-        with cur.copy("COPY cdr_batch_ids (call_id) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(_csv(keys.select("call_id")))
+        _copy_into(cur, "cdr_batch_ids", keys.select("call_id"))
         cur.execute("SELECT b.call_id FROM cdr_batch_ids b JOIN cdr_keys k ON k.call_id = b.call_id")
         stored = pl.Series("call_id", [r[0] for r in cur.fetchall()], dtype=pl.String)
-        with cur.copy(copy_keys) as copy:
-            copy.write(_csv(keys.filter(~pl.col("call_id").is_in(stored.implode()))))
+        _copy_into(cur, "cdr_keys", keys.filter(~pl.col("call_id").is_in(stored.implode())))
     return stored
 
 
-def _csv(frame: pl.DataFrame) -> memoryview:
-    """The frame as COPY's CSV, no header: a null is an unquoted empty field, "" an empty string."""
+def _copy_into(cur: Any, table: str, frame: pl.DataFrame) -> None:
+    """COPY the frame into the columns of its names."""
+    fmt, data = _copy(frame)
+    with cur.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT {fmt})") as copy:
+        copy.write(data)
+
+
+_COPY_ESCAPES = r"[\t\n\r\\]"  # what COPY's text format would need escaped
+
+
+def _copy(frame: pl.DataFrame) -> tuple[str, memoryview]:
+    """The frame as COPY input, no header: COPY's text format (tab-separated, null as ``\\N``;
+    about a tenth less server CPU to parse than CSV), or CSV (a null is an unquoted empty field,
+    "" an empty string) when a text value holds a tab, a line break or a backslash."""
+    texts = [c for c, t in frame.schema.items() if t == pl.String]
+    escapes = bool(texts) and bool(frame.select(
+        pl.any_horizontal(pl.col(texts).str.contains(_COPY_ESCAPES)).any()).item())
     buf = io.BytesIO()
-    frame.write_csv(buf, include_header=False)
-    return buf.getbuffer()
+    if escapes:
+        frame.write_csv(buf, include_header=False)
+        return "csv", buf.getbuffer()
+    frame.write_csv(buf, include_header=False, separator="\t", quote_style="never", null_value="\\N")
+    return "text", buf.getbuffer()
 
 
 def _sqlite_insert(driver: Any, cur: Any, frame: pl.DataFrame, table: str) -> None:

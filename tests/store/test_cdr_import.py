@@ -67,6 +67,30 @@ def test_every_call_is_charged_once_across_files_and_formats(world, shared_data:
         assert stored == [] and conn.execute(text("SELECT count(*) FROM cdrs")).scalar_one() == 8
 
 
+def test_text_with_tabs_backslashes_and_quotes_is_stored_as_read(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL COPYs in its text format unless a value holds what that format would need
+    # escaped (then CSV): both kinds of batch are stored exactly as read, nulls and "" apart
+    (tmp_path / "odd.csv").write_text(
+        "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+        '"o\\1",globex,acme,"a\tb ""c""",4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n'
+        "o-2,globex,,\\N,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n"
+    )
+    (tmp_path / "plain.csv").write_text(
+        "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+        "p-1,globex,acme,,4915123456789,2026-11-03T10:00:00Z,,,0,NO ANSWER\n"
+    )
+    for name in ("odd.csv", "plain.csv"):
+        assert import_cdr_file(world, tmp_path / name).imported in (1, 2)
+    with world.connect() as conn:
+        rows = {r[0]: tuple(r[1:]) for r in conn.execute(text(
+            "SELECT call_id, src, carrier, answer_time, sell_reason, buy_reason FROM cdrs"))}
+    assert rows == {
+        "o\\1": ("a\tb \"c\"", "acme", None, None, None),
+        "o-2": ("\\N", None, None, None, "no carrier"),
+        "p-1": ("", "acme", None, None, None),
+    }
+
+
 def test_asterisk_carrier_from_dstchannel_or_lastdata(world, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
     report = import_cdr_file(world, shared_data / "cdrs" / "asterisk_master.csv")
     assert report.imported == 6 and report.unrated == 0
