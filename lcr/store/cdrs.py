@@ -169,32 +169,46 @@ def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[Compi
     return sell, buy
 
 
+@dataclass(frozen=True)
+class Rater:
+    """What rating needs from the store, read once: both sides' compiled decks and the customers.
+    Calling it rates a frame of calls (any part of a batch: every call is rated on its own)."""
+
+    sell: CompiledDeck
+    buy: CompiledDeck
+    customers: tuple[str, ...]
+    tech_prefixes: dict[str, str]
+
+    def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
+        rated = rate_compiled(frame, self.sell, self.buy, tech_prefixes=self.tech_prefixes)
+        # a customer name the store does not know is its own reason (a deck-less customer: no sell rate)
+        names = pl.Series(self.customers, dtype=pl.String)
+        unknown = pl.col("customer").is_not_null() & ~pl.col("customer").is_in(names.implode())
+        sell_cols = [c for c in rated.columns if c.startswith("sell_")]
+        reason = pl.col("sell_reason")
+        return rated.with_columns(
+            *(pl.when(unknown).then(None).otherwise(pl.col(c)).alias(c) for c in sell_cols if c != "sell_reason"),
+            pl.when(unknown & reason.is_null() | unknown & (reason == reasons.NO_SELL_RATE))
+            .then(pl.lit(UNKNOWN_CUSTOMER)).otherwise(reason).alias("sell_reason"),
+        ).with_columns(
+            pl.when(pl.col("sell_amount").is_not_null() & pl.col("buy_amount").is_not_null())
+            .then(pl.col("sell_amount") - pl.col("buy_amount")).alias("margin")
+        )
+
+
+def rater(conn: Connection, clock: _Clock | None = None) -> Rater:
+    """The store's ``Rater`` now (all rate versions)."""
+    known = list_customers(conn)
+    sell, buy = compiled_decks(conn, clock)
+    return Rater(sell, buy, tuple(c.name for c in known), {c.name: c.tech_prefix for c in known if c.tech_prefix})
+
+
 def rate_frame(conn: Connection, frame: pl.DataFrame, clock: _Clock | None = None) -> pl.DataFrame:
     """Both sides of every call, against the rates in the store (all versions)."""
     clock = clock or _Clock({})
-    known = list_customers(conn)
-    sell, buy = compiled_decks(conn, clock)
-    rated = rate_compiled(frame, sell, buy, tech_prefixes={c.name: c.tech_prefix for c in known if c.tech_prefix})
-    # a customer name the store does not know is its own reason (a deck-less customer: no sell rate)
-    names = pl.Series([c.name for c in known], dtype=pl.String)
-    unknown = pl.col("customer").is_not_null() & ~pl.col("customer").is_in(names.implode())
-    sell_cols = [c for c in rated.columns if c.startswith("sell_")]
-    out = rated.with_columns(
-        *(pl.when(unknown).then(None).otherwise(pl.col(c)).alias(c) for c in sell_cols if c != "sell_reason"),
-        pl.when(unknown & pl.col("sell_reason").is_null() | unknown & (pl.col("sell_reason") == reasons.NO_SELL_RATE))
-        .then(pl.lit(UNKNOWN_CUSTOMER)).otherwise(pl.col("sell_reason")).alias("sell_reason"),
-    ).with_columns(
-        pl.when(pl.col("sell_amount").is_not_null() & pl.col("buy_amount").is_not_null())
-        .then(pl.col("sell_amount") - pl.col("buy_amount")).alias("margin")
-    )
+    out = rater(conn, clock)(frame)
     clock.lap("rate")
     return out
-
-
-def _stored_order(rated: pl.DataFrame) -> pl.DataFrame:
-    """The columns stored, in (customer, start_time) order: the index of that key then grows at one
-    place per customer instead of at random ones (a third of the insert's time on both databases)."""
-    return rated.select(STORED_COLUMNS).sort("customer", "start_time", maintain_order=True)
 
 
 def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrProblem, ...] | list[CdrProblem], *,
@@ -203,17 +217,23 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
     report = CdrImportReport(source, fmt, lines=frame.height, malformed=len(problems), problems=list(problems),
                              warnings=[str(w) for w in warnings])
     frame = frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # type: ignore[arg-type]
-    # a call_id repeated within the batch keeps its first line
-    frame = frame.filter(pl.col("call_id").is_first_distinct())  # 4x cheaper than unique
+    # a call_id repeated within the batch keeps its first line; the calls are stored in
+    # (customer, start_time) order: the index of that key then grows at one place per customer
+    # instead of at random ones (a third of the insert's time on both databases)
+    frame = frame.filter(pl.col("call_id").is_first_distinct()).sort("customer", "start_time", maintain_order=True)
     alarms: list[Alarm] = []
     clock = _Clock(report.timings)
     postgres = engine.dialect.name == "postgresql"
+    rate: Rater | None = None
     calls = None
-    if frame.height and not postgres:  # SQLite: rated before the write lock is taken
+    if frame.height and not postgres:
         with engine.connect() as conn:  # reads (and, after a deck change, saves the compiled decks)
-            calls = _stored_order(rate_frame(conn, frame, clock))
+            rate = rater(conn, clock)
             conn.commit()
-    with _staged(engine, calls) as stage, _writing(engine, stage) as conn:
+        if frame.height < SQLITE_STAGE_MIN_ROWS:  # rated before the write lock is taken
+            calls = rate(frame).select(STORED_COLUMNS)
+            clock.lap("rate")
+    with _staged(engine, frame, rate) as stage, _writing(engine, stage) as conn:
         clock.lap("stage" if stage is not None else "setup")
         report.import_id = int(conn.execute(insert(cdr_imports).values(
             source=source, format=fmt, content_hash=content_hash, summary="{}", created_at=int(time.time()),
@@ -228,7 +248,6 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
             if postgres:
                 _fill_counts(report, _pg_store(engine, conn, frame, report.import_id, clock))
             else:
-                assert calls is not None
                 _fill_counts(report, _insert_new(conn, calls, report.import_id, stage=stage))
             clock.lap("insert")
             ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
@@ -258,15 +277,18 @@ _STAGE = "lcr_stage"  # schema names lcr_stage0, lcr_stage1, ... on the import's
 
 
 class _Stage:
-    """The calls in scratch SQLite files (table ``cdrs`` in each, one file per chunk of
-    ``SQLITE_STAGE_CHUNK_ROWS``), written in order by a thread and a connection of their own
-    (ADBC releases the GIL) while the import's transaction stores the chunks before them."""
+    """The calls rated and written to scratch SQLite files (table ``cdrs`` in each, one file per
+    chunk of ``SQLITE_STAGE_CHUNK_ROWS``), chunk after chunk, by a thread and a connection of
+    their own (Polars and ADBC release the GIL) while the import's transaction stores the chunks
+    before them: rating, writing the scratch files and storing overlap."""
 
-    def __init__(self, folder: Path, calls: pl.DataFrame) -> None:
+    def __init__(self, folder: Path, frame: pl.DataFrame, rate: Rater) -> None:
         size = SQLITE_STAGE_CHUNK_ROWS
-        self.parts = [calls.slice(start, size) for start in range(0, calls.height, size)]
+        self.parts = [frame.slice(start, size) for start in range(0, frame.height, size)]
+        self.rated: list[pl.DataFrame] = []  # the chunks rated so far (STORED_COLUMNS)
         self.paths = [folder / f"stage{i}.sqlite" for i in range(len(self.parts))]
         self.schemas = [f"{_STAGE}{i}" for i in range(len(self.parts))]
+        self._rate = rate
         self._written = [threading.Event() for _ in self.parts]
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write, name="lcr-cdr-stage", daemon=True)
@@ -286,15 +308,19 @@ class _Stage:
             self._thread.join()
 
     def create(self) -> None:
-        """Each file with its empty table, before the files are attached: a connection reads an
-        attached file's schema once, so the table must be there from the start."""
-        for part, path in zip(self.parts, self.paths, strict=True):
-            _ingest(path, part.clear(), "adbc.ingest.mode.create")
+        """Rate the first chunk, and create each file with its empty table before the files are
+        attached: a connection reads an attached file's schema once, so the table must be there
+        from the start."""
+        self.rated.append(self._rate(self.parts[0]).select(STORED_COLUMNS))
+        for path in self.paths:
+            _ingest(path, self.rated[0].clear(), "adbc.ingest.mode.create")
 
     def _write(self) -> None:
         try:
-            for part, path, written in zip(self.parts, self.paths, self._written, strict=True):
-                _ingest(path, part, "adbc.ingest.mode.append")
+            for i, (part, path, written) in enumerate(zip(self.parts, self.paths, self._written, strict=True)):
+                if i == len(self.rated):
+                    self.rated.append(self._rate(part).select(STORED_COLUMNS))
+                _ingest(path, self.rated[i], "adbc.ingest.mode.append")
                 written.set()
         except BaseException as exc:  # handed to the importer, which waits in ready()
             self._error = exc
@@ -324,13 +350,13 @@ def _ingest(path: Path, frame: pl.DataFrame, mode: str) -> None:
 
 
 @contextmanager
-def _staged(engine: Engine, calls: pl.DataFrame | None) -> Iterator[_Stage | None]:
-    """The scratch files of ``calls`` (or None: no stage needed), removed afterwards."""
-    if calls is None or engine.dialect.name != "sqlite" or calls.height < SQLITE_STAGE_MIN_ROWS:
+def _staged(engine: Engine, frame: pl.DataFrame, rate: Rater | None) -> Iterator[_Stage | None]:
+    """The scratch files of the calls of ``frame`` (or None: no stage needed), removed afterwards."""
+    if rate is None or engine.dialect.name != "sqlite" or frame.height < SQLITE_STAGE_MIN_ROWS:
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="lcr-cdr-stage-") as tmp:
-        stage = _Stage(Path(tmp), calls)
+        stage = _Stage(Path(tmp), frame, rate)
         stage.create()
         try:
             yield stage
@@ -406,10 +432,11 @@ _SQLITE_ROWS_PER_STATEMENT = 500
 _SQLITE_CACHE_KIB = 512 * 1024  # page cache of the import's connection: the indexes' pages stay in memory
 
 
-def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage: _Stage | None = None
+def _insert_new(conn: Connection, calls: pl.DataFrame | None, import_id: int, *, stage: _Stage | None = None
                 ) -> _Summary:
     """SQLite: store the rated calls (``STORED_COLUMNS``, call_ids distinct) whose call_id is new:
-    the key in ``cdr_keys``, the row in ``cdrs``; skip the rest. Summarise the rows stored.
+    the key in ``cdr_keys``, the row in ``cdrs``; skip the rest. Summarise the rows stored. The
+    calls are ``calls``, or those the ``stage`` rates.
 
     The writer holds the database's write lock. The calls are read from the attached scratch
     files, chunk by chunk as they are written, when there is a ``stage`` (see ``_Stage``), else
@@ -426,12 +453,13 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage:
     cur.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
     try:
         if stage is None:
+            assert calls is not None
             cur.execute(f"CREATE TEMP TABLE lcr_batch ({stored})")
             _sqlite_insert(driver, cur, calls, "temp.lcr_batch")
         (before,) = cur.execute("SELECT coalesce(max(id), 0) FROM cdrs").fetchone()
         new = 0
         chunks = [(f"{_STAGE}{i}.cdrs", part.height) for i, part in enumerate(stage.parts)] if stage is not None \
-            else [("temp.lcr_batch", calls.height)]
+            else [("temp.lcr_batch", calls.height if calls is not None else 0)]
         for i, (source, count) in enumerate(chunks):
             if stage is not None:
                 stage.ready(i)
@@ -445,6 +473,9 @@ def _insert_new(conn: Connection, calls: pl.DataFrame, import_id: int, *, stage:
                 cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s "
                             f"{only_new} ORDER BY s.rowid", (import_id,))
             new += added
+        if stage is not None:
+            calls = pl.concat(stage.rated)
+        assert calls is not None
         if new == calls.height:
             return _summary(calls)
         rows = cur.execute(_SUMMARY_SQL.format(rows="cdrs WHERE id > ?"), (before,)).fetchall()
@@ -472,7 +503,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
         keyed = pool.submit(_pg_keys, driver, keys)
         try:
             with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
-                calls = _stored_order(rate_frame(read, frame, clock))
+                calls = rate_frame(read, frame, clock).select(STORED_COLUMNS)
                 read.commit()
         finally:
             wait([keyed])  # conn is free again before anything else uses it, whatever happened
