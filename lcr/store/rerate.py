@@ -9,7 +9,6 @@ again changes nothing.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -19,6 +18,7 @@ from lcr.cdrs.batch import CDR_SCHEMA
 from lcr.store.cdrs import rate_frame
 from lcr.store.db import writing
 from lcr.store.ledger import Alarm, bump_credit, post, raise_alarms
+from lcr.store.pgcopy import copy_frame
 from lcr.store.schema import cdrs, customers
 
 RATED = ["sell_prefix", "sell_destination", "sell_rate", "sell_billed", "sell_amount", "sell_reason",
@@ -101,14 +101,11 @@ def _update(conn: Connection, frame: pl.DataFrame) -> None:
     sets = ", ".join(f"{c} = s.{c}" for c in RATED)
     driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        buf = io.BytesIO()
-        frame.write_csv(buf, include_header=False)
         with driver.cursor() as cur:  # type: ignore[union-attr]
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_rerate ON COMMIT DROP AS "
                         f"SELECT id, {', '.join(RATED)} FROM cdrs WITH NO DATA")
             cur.execute("TRUNCATE cdr_rerate")
-            with cur.copy(f"COPY cdr_rerate (id, {', '.join(RATED)}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(buf.getvalue())
+            copy_frame(cur, "cdr_rerate", frame.select("id", *RATED))
             cur.execute(f"UPDATE cdrs SET {sets} FROM cdr_rerate s WHERE cdrs.id = s.id")
         return
     cur = driver.cursor()  # type: ignore[union-attr]

@@ -1,0 +1,32 @@
+"""PostgreSQL ``COPY ... FROM STDIN`` of a Polars frame: the store's one bulk write path there."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import polars as pl
+
+_TEXT_ESCAPES = r"[\t\n\r\\]"  # what COPY's text format would need escaped
+
+
+def copy_frame(cur: Any, table: str, frame: pl.DataFrame) -> None:
+    """COPY the frame's rows into the columns of ``table`` named as the frame's (psycopg 3 cursor)."""
+    fmt, data = _encode(frame)
+    with cur.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT {fmt})") as copy:
+        copy.write(data)
+
+
+def _encode(frame: pl.DataFrame) -> tuple[str, memoryview]:
+    """The frame as COPY input, no header: COPY's text format (tab-separated, null as ``\\N``;
+    about a tenth less server CPU to parse than CSV), or CSV (a null is an unquoted empty field,
+    "" an empty string) when a text value holds a tab, a line break or a backslash."""
+    texts = [c for c, t in frame.schema.items() if t == pl.String]
+    escapes = bool(texts) and bool(frame.select(
+        pl.any_horizontal(pl.col(texts).str.contains(_TEXT_ESCAPES)).any()).item())
+    buf = io.BytesIO()
+    if escapes:
+        frame.write_csv(buf, include_header=False)
+        return "csv", buf.getbuffer()
+    frame.write_csv(buf, include_header=False, separator="\t", quote_style="never", null_value="\\N")
+    return "text", buf.getbuffer()
