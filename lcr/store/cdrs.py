@@ -1,14 +1,16 @@
 """CDR intake: rate a batch on both sides, store every call once, charge each customer once.
 
-The batch is rated first, outside the write transaction (reading the decks, compiled or from
-the store's cache; on SQLite no write lock is held meanwhile). Then one transaction writes
-everything: the import record, the calls (each call_id once in ``cdr_keys``: a call seen
-before, in any file, format, run or concurrent importer, is a duplicate and charged nothing),
-the quarantined lines, one ``charges`` ledger entry per customer, the balance updates and the
-credit version bump. Charges are summed from the rows this batch actually stored, so a
-duplicate can never be charged twice even when two importers race (PostgreSQL: the second
-waits for the first's lock on ``cdr_keys``, then finds its calls stored; SQLite: writers hold
-the database's write lock in turn)."""
+The compiled decks are read first, outside the write transaction (from this process's memory,
+a local copy or the store). Then one transaction writes everything, rating the calls on the
+way (a small SQLite batch is rated before it, so no write lock is held meanwhile; a large one
+chunk by chunk while the chunks before are stored; on PostgreSQL while the keys are stored):
+the import record, the calls (each call_id once in ``cdr_keys``: a call seen before, in any
+file, format, run or concurrent importer, is a duplicate and charged nothing), the quarantined
+lines, one ``charges`` ledger entry per customer, the balance updates and the credit version
+bump. Charges are summed from the rows this batch actually stored, so a duplicate can never be
+charged twice even when two importers race (PostgreSQL: the second waits for the first's lock
+on ``cdr_keys``, then finds its calls stored; SQLite: writers hold the database's write lock
+in turn)."""
 
 from __future__ import annotations
 
@@ -224,16 +226,17 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
     alarms: list[Alarm] = []
     clock = _Clock(report.timings)
     postgres = engine.dialect.name == "postgresql"
+    staged = not postgres and frame.height >= SQLITE_STAGE_MIN_ROWS
     rate: Rater | None = None
     calls = None
     if frame.height and not postgres:
         with engine.connect() as conn:  # reads (and, after a deck change, saves the compiled decks)
             rate = rater(conn, clock)
             conn.commit()
-        if frame.height < SQLITE_STAGE_MIN_ROWS:  # rated before the write lock is taken
+        if not staged:  # rated before the write lock is taken
             calls = rate(frame).select(STORED_COLUMNS)
             clock.lap("rate")
-    with _staged(engine, frame, rate) as stage, _writing(engine, stage) as conn:
+    with _staged(frame, rate if staged else None) as stage, _writing(engine, stage) as conn:
         clock.lap("stage" if stage is not None else "setup")
         report.import_id = int(conn.execute(insert(cdr_imports).values(
             source=source, format=fmt, content_hash=content_hash, summary="{}", created_at=int(time.time()),
@@ -350,9 +353,10 @@ def _ingest(path: Path, frame: pl.DataFrame, mode: str) -> None:
 
 
 @contextmanager
-def _staged(engine: Engine, frame: pl.DataFrame, rate: Rater | None) -> Iterator[_Stage | None]:
-    """The scratch files of the calls of ``frame`` (or None: no stage needed), removed afterwards."""
-    if rate is None or engine.dialect.name != "sqlite" or frame.height < SQLITE_STAGE_MIN_ROWS:
+def _staged(frame: pl.DataFrame, rate: Rater | None) -> Iterator[_Stage | None]:
+    """The scratch files of the calls of ``frame``, rated by ``rate``, removed afterwards; None
+    when there is no ``rate`` (no stage)."""
+    if rate is None:
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="lcr-cdr-stage-") as tmp:
@@ -456,10 +460,11 @@ def _insert_new(conn: Connection, calls: pl.DataFrame | None, import_id: int, *,
             assert calls is not None
             cur.execute(f"CREATE TEMP TABLE lcr_batch ({stored})")
             _sqlite_insert(driver, cur, calls, "temp.lcr_batch")
+            chunks = [("temp.lcr_batch", calls.height)]
+        else:
+            chunks = [(f"{schema}.cdrs", part.height) for schema, part in zip(stage.schemas, stage.parts, strict=True)]
         (before,) = cur.execute("SELECT coalesce(max(id), 0) FROM cdrs").fetchone()
         new = 0
-        chunks = [(f"{_STAGE}{i}.cdrs", part.height) for i, part in enumerate(stage.parts)] if stage is not None \
-            else [("temp.lcr_batch", calls.height if calls is not None else 0)]
         for i, (source, count) in enumerate(chunks):
             if stage is not None:
                 stage.ready(i)
