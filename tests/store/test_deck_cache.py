@@ -149,7 +149,36 @@ def test_the_local_copy_is_written_from_the_row_and_can_be_turned_off(world, tmp
     assert len(compiles) == 2
     with world.connect() as conn:
         digest, data = conn.execute(select(compiled_decks.c.digest, compiled_decks.c.data)).one()
-    assert (deck_cache_dir / f"{digest}.lcrdecks").read_bytes() == bytes(data)
+    mapped = deck_cache.read_mapped(deck_cache_dir / f"{digest}.lcrdecks")
+    assert mapped is not None
+    assert_same_decks(mapped, deck_cache.decode(bytes(data)))
+
+
+def test_a_damaged_local_copy_is_passed_over_for_the_row(world, tmp_path: Path, compiles: list[int],  # type: ignore[no-untyped-def]
+                                                          deck_cache_dir: Path) -> None:
+    a, b, c = calls(tmp_path, "x-1", "x-2", "x-3")
+    fresh_import(world, a)
+    (copy,) = deck_cache_dir.iterdir()
+    good = copy.read_bytes()
+    copy.write_bytes(good[: len(good) // 2])  # cut short
+    assert fresh_import(world, b) == {"globex": 60_000}
+    assert len(compiles) == 2  # read from the row, not compiled again
+    assert copy.read_bytes() == good  # and the copy written afresh
+    copy.write_bytes(b"\0" * 64)  # no header at all
+    assert fresh_import(world, c) == {"globex": 60_000}
+    assert len(compiles) == 2 and copy.read_bytes() == good
+
+
+def assert_same_decks(mine: dict[str, CompiledDeck] | None, theirs: dict[str, CompiledDeck] | None) -> None:
+    assert mine is not None and theirs is not None and set(mine) == set(theirs)
+    for side in mine:
+        for f in fields(CompiledDeck):
+            a, b = getattr(mine[side], f.name), getattr(theirs[side], f.name)
+            if isinstance(a, (pl.DataFrame, pl.Series)):
+                assert a.equals(b), f.name
+                assert a.dtypes == b.dtypes if isinstance(a, pl.DataFrame) else a.dtype == b.dtype
+            else:
+                assert a == b, f.name
 
 
 def test_the_local_directory_keeps_the_newest_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +195,7 @@ def test_the_local_directory_keeps_the_newest_copies(tmp_path: Path, monkeypatch
     assert deck_cache._local_path("../../etc/passwd") is None
 
 
-def test_blob_round_trip_keeps_every_field() -> None:
+def test_blob_round_trip_keeps_every_field(tmp_path: Path) -> None:
     rates = pl.DataFrame(
         {"owner": ["acme", "acme", "borealis"], "prefix": ["49", "4915", "1"], "destination": ["DE", "DE mob", "US"],
          "rate": [10_000, 60_000, 5_000], "effective_from": [0, 0, 100], "effective_to": [None, 50, None],
@@ -174,16 +203,17 @@ def test_blob_round_trip_keeps_every_field() -> None:
          "connect_fee": [0, 10_000, 0]},
     )
     deck = compile_deck(rates)
-    back = deck_cache.decode(deck_cache.encode({"sell": deck, "buy": deck}))
-    assert back is not None
-    for f in fields(CompiledDeck):
-        mine, theirs = getattr(deck, f.name), getattr(back["buy"], f.name)
-        if isinstance(mine, (pl.DataFrame, pl.Series)):
-            assert mine.equals(theirs), f.name
-            assert mine.dtypes == theirs.dtypes if isinstance(mine, pl.DataFrame) else mine.dtype == theirs.dtype
-        else:
-            assert mine == theirs, f.name
+    decks = {"sell": deck, "buy": deck}
+    assert_same_decks(deck_cache.decode(deck_cache.encode(decks)), decks)
     assert deck_cache.decode(b"not a blob") is None
+    # the local copy: mapped and used in place, the same fields; each format refuses the other
+    local = tmp_path / "copy.lcrdecks"
+    local.write_bytes(deck_cache.encode(decks, local=True))
+    assert_same_decks(deck_cache.read_mapped(local), decks)
+    assert deck_cache.decode(local.read_bytes()) is None
+    local.write_bytes(deck_cache.encode(decks))
+    assert deck_cache.read_mapped(local) is None
+    assert deck_cache.read_mapped(tmp_path / "missing.lcrdecks") is None
 
 
 def test_migrations_give_the_schema_of_schema_py(engine) -> None:  # type: ignore[no-untyped-def]
