@@ -166,11 +166,13 @@ def _repeats(frame: pl.DataFrame, file: str) -> tuple[CdrProblem, ...]:
     if frame.height == 0:
         return ()
     ids = frame.select("line", "call_id")
-    dup = ids.filter(pl.col("call_id").is_duplicated())  # one hashing pass; usually few rows
-    if dup.height == 0:
+    later = ids.filter(~pl.col("call_id").is_first_distinct())  # one hashing pass; usually few rows
+    if later.height == 0:
         return ()
-    # lines ascend with the rows, so the first line of a call_id is its smallest
-    rep = dup.with_columns(first=pl.col("line").min().over("call_id")).filter(pl.col("line") != pl.col("first"))
+    # lines ascend with the rows, so the first line of a call_id is its first row
+    first = ids.filter(pl.col("call_id").is_in(later["call_id"].implode())).group_by("call_id").agg(
+        pl.col("line").min().alias("first"))
+    rep = later.join(first, on="call_id", how="left").sort("line")
     return tuple(
         CdrProblem(file, line, "call_id", cid, f"repeats line {first}; both kept (the store keeps one)")
         for line, cid, first in rep.iter_rows()

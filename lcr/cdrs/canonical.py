@@ -5,8 +5,8 @@ ignored): ``call_id,customer,carrier,src,dst,start_time,answer_time,end_time,bil
 Times are ISO 8601, UTC unless an offset is given. An empty ``customer`` or ``carrier`` is
 none. A line with another number of fields than the header is malformed.
 
-Reading: a file without any quote, CR, blank line or BOM whose every line has as many fields
-as the header (counted over the whole file) is read by Polars' CSV reader in one pass; any
+Reading: a file without any quote, CR, NUL or BOM whose every line has as many fields as the
+header (counted over the whole file) is read by Polars' CSV reader in one pass; any
 other file goes through ``lcr.cdrs.lines`` line by line, so a malformed line is still reported
 with its number and quarantined verbatim. Both give the same batch.
 
@@ -40,13 +40,28 @@ def _missing(file: str, found: list[str]) -> None:
         )
 
 
+def _octets(data: bytes) -> pl.Series:
+    """``data`` as a UInt8 series over the same memory (no copy)."""
+    import pyarrow as pa
+
+    octets = pl.from_arrow(pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)]))
+    assert isinstance(octets, pl.Series)
+    return octets
+
+
 def _plain_text(data: bytes, file: str) -> pl.DataFrame | None:
     """The body's text columns (``line``, ``raw`` null, ``nfields``, ``TEXT_COLUMNS``) when the
-    file is plain: no quote, CR, NUL, blank line or BOM, and every line as many fields as the
-    header. None otherwise (the line-by-line reader then takes it)."""
-    if not data or data.startswith((b"\n", b"\xef\xbb\xbf")) or any(
-        c in data for c in (b'"', b"\r", b"\n\n", b"\x00")
-    ):
+    file is plain: no quote, CR, NUL or BOM, and every line as many fields as the header (so no
+    blank line either). None otherwise (the line-by-line reader then takes it)."""
+    if not data or data.startswith((b"\n", b"\xef\xbb\xbf")):
+        return None
+    # the bytes that matter counted in one vectorised pass (bytes.count takes 50 ms per 100 MB)
+    b = pl.col("b")
+    counts = _octets(data).to_frame("b").select(
+        lines=(b == ord("\n")).sum(), commas=(b == ord(",")).sum(),
+        odd=((b == ord('"')) | (b == ord("\r")) | (b == 0)).sum(),
+    ).row(0, named=True)
+    if counts["odd"]:
         return None
     first = data[: data.find(b"\n")] if b"\n" in data else data
     header = [h.strip().lower() for h in first.decode("utf-8", errors="replace").split(",")]
@@ -60,9 +75,10 @@ def _plain_text(data: bytes, file: str) -> pl.DataFrame | None:
         )
     except (pl.exceptions.PolarsError, ValueError):  # a line with more fields, invalid UTF-8
         return None
-    rows = data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
-    # no line has more fields than the header (Polars raised), so equal totals mean none has fewer
-    if text.height != rows or data.count(b",") != (rows + 1) * (len(header) - 1):
+    rows = counts["lines"] - (1 if data.endswith(b"\n") else 0)
+    # no line has more fields than the header (Polars raised), so equal totals mean none has
+    # fewer (a blank line has none)
+    if text.height != rows or counts["commas"] != (rows + 1) * (len(header) - 1):
         return None
     return text.select(
         pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("line"),
@@ -73,14 +89,18 @@ def _plain_text(data: bytes, file: str) -> pl.DataFrame | None:
 
 
 def _with_raw(batch: CdrBatch, data: bytes) -> CdrBatch:
-    """The problems of a plain file with their lines as read (``raw``)."""
+    """The problems of a plain file with their lines as read (``raw``), cut out of ``data`` at
+    its line breaks (found in one vectorised pass, only when there is a problem)."""
     if not batch.problems:
         return batch
-    lines = data.split(b"\n")
-    problems = tuple(
-        dataclasses.replace(p, raw=lines[p.line - 1].decode("utf-8")) if p.line is not None else p
-        for p in batch.problems
-    )
+    ends = (_octets(data) == ord("\n")).arg_true()  # line k (1-based) ends at ends[k - 1]
+
+    def line(k: int) -> str:
+        start = 0 if k == 1 else int(ends[k - 2]) + 1
+        end = int(ends[k - 1]) if k - 1 < ends.len() else len(data)
+        return data[start:end].decode("utf-8")
+
+    problems = tuple(dataclasses.replace(p, raw=line(p.line)) if p.line is not None else p for p in batch.problems)
     return dataclasses.replace(batch, problems=problems)
 
 

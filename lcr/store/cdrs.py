@@ -218,11 +218,7 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                      warnings: tuple[CdrProblem, ...] = ()) -> CdrImportReport:
     report = CdrImportReport(source, fmt, lines=frame.height, malformed=len(problems), problems=list(problems),
                              warnings=[str(w) for w in warnings])
-    frame = frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # type: ignore[arg-type]
-    # a call_id repeated within the batch keeps its first line; the calls are stored in
-    # (customer, start_time) order: the index of that key then grows at one place per customer
-    # instead of at random ones (a third of the insert's time on both databases)
-    frame = frame.filter(pl.col("call_id").is_first_distinct()).sort("customer", "start_time", maintain_order=True)
+    frame = _store_order(frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA))  # type: ignore[arg-type]
     alarms: list[Alarm] = []
     clock = _Clock(report.timings)
     postgres = engine.dialect.name == "postgresql"
@@ -270,6 +266,27 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
     return report
 
 
+def _store_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """The batch as stored: a call_id repeated within it keeps its first line, and the calls go
+    in (customer, start_time) order (no customer first, ties in file order), so the index of
+    that key grows at one place per customer instead of at random ones (a third of the
+    insert's time on both databases). Sorted on one integer, the customer's rank among the
+    batch's customers above the start time: a third faster than on the two columns."""
+    frame = frame.filter(pl.col("call_id").is_first_distinct())
+    if not frame.height:
+        return frame
+    low, high = frame.select(pl.col("start_time").min().alias("low"), pl.col("start_time").max().alias("high")).row(0)
+    if low < 0 or high >= _START_BOUND:
+        return frame.sort("customer", "start_time", maintain_order=True, nulls_last=False)
+    names = frame.get_column("customer").unique().drop_nulls().sort()
+    rank = pl.lit(names).search_sorted(pl.col("customer")).cast(pl.Int64)
+    return frame.sort(pl.when(pl.col("customer").is_null()).then(-1).otherwise(rank) * _START_BOUND
+                      + pl.col("start_time"), maintain_order=True)
+
+
+_START_BOUND = 2**40  # start times in [0, 2**40) seconds (till the year 36812) sort on one integer
+
+
 # SQLite binds parameters one by one from Python objects (~4 s per million 22-column rows); a
 # batch at least this large is instead written to scratch databases by ADBC (Arrow buffers bound
 # in C, ~2 s per million), then stored from there by ``INSERT ... SELECT``. Smaller batches (the
@@ -280,28 +297,37 @@ _STAGE = "lcr_stage"  # schema names lcr_stage0, lcr_stage1, ... on the import's
 
 
 class _Stage:
-    """The calls rated and written to scratch SQLite files (table ``cdrs`` in each, one file per
-    chunk of ``SQLITE_STAGE_CHUNK_ROWS``), chunk after chunk, by a thread and a connection of
-    their own (Polars and ADBC release the GIL) while the import's transaction stores the chunks
-    before them: rating, writing the scratch files and storing overlap."""
+    """The batch written to scratch SQLite files by a thread and a connection of their own
+    (Polars and ADBC release the GIL) while the import's transaction stores what is written:
+    first every call_id, sorted, in file ``keys`` (table ``keys``); then the calls rated chunk by
+    chunk of ``SQLITE_STAGE_CHUNK_ROWS``, one file each (table ``cdrs``). The keys are stored
+    while the first chunk is rated, and each chunk while the next is rated and written."""
 
     def __init__(self, folder: Path, frame: pl.DataFrame, rate: Rater) -> None:
         size = SQLITE_STAGE_CHUNK_ROWS
+        self.frame = frame
         self.parts = [frame.slice(start, size) for start in range(0, frame.height, size)]
         self.rated: list[pl.DataFrame] = []  # the chunks rated so far (STORED_COLUMNS)
-        self.paths = [folder / f"stage{i}.sqlite" for i in range(len(self.parts))]
-        self.schemas = [f"{_STAGE}{i}" for i in range(len(self.parts))]
+        self.paths = [folder / "keys.sqlite", *(folder / f"stage{i}.sqlite" for i in range(len(self.parts)))]
+        self.schemas = [f"{_STAGE}_keys", *(f"{_STAGE}{i}" for i in range(len(self.parts)))]
         self._rate = rate
-        self._written = [threading.Event() for _ in self.parts]
+        self._written = [threading.Event() for _ in self.paths]  # keys, then each chunk
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write, name="lcr-cdr-stage", daemon=True)
+
+    @property
+    def keys(self) -> str:
+        return f"{self.schemas[0]}.keys"
+
+    def chunk(self, i: int) -> str:
+        return f"{self.schemas[i + 1]}.cdrs"
 
     def start(self) -> None:
         """Begin writing; the files must be attached by then (SQLite attaches outside a transaction)."""
         self._thread.start()
 
     def ready(self, i: int) -> None:
-        """Wait until chunk ``i``'s file is written."""
+        """Wait until file ``i`` is written (0: the keys, then chunk ``i - 1``)."""
         self._written[i].wait()
         if self._error is not None:
             raise self._error
@@ -311,19 +337,20 @@ class _Stage:
             self._thread.join()
 
     def create(self) -> None:
-        """Rate the first chunk, and create each file with its empty table before the files are
-        attached: a connection reads an attached file's schema once, so the table must be there
-        from the start."""
-        self.rated.append(self._rate(self.parts[0]).select(STORED_COLUMNS))
-        for path in self.paths:
-            _ingest(path, self.rated[0].clear(), "adbc.ingest.mode.create")
+        """Create each file with its empty table before the files are attached: a connection reads
+        an attached file's schema once, so the table must be there from the start."""
+        _ingest(self.paths[0], "keys", self.frame.select("call_id").clear(), "adbc.ingest.mode.create")
+        empty = self._rate(self.parts[0].clear()).select(STORED_COLUMNS)
+        for path in self.paths[1:]:
+            _ingest(path, "cdrs", empty, "adbc.ingest.mode.create")
 
     def _write(self) -> None:
         try:
-            for i, (part, path, written) in enumerate(zip(self.parts, self.paths, self._written, strict=True)):
-                if i == len(self.rated):
-                    self.rated.append(self._rate(part).select(STORED_COLUMNS))
-                _ingest(path, self.rated[i], "adbc.ingest.mode.append")
+            _ingest(self.paths[0], "keys", self.frame.select(pl.col("call_id").sort()), "adbc.ingest.mode.append")
+            self._written[0].set()
+            for part, path, written in zip(self.parts, self.paths[1:], self._written[1:], strict=True):
+                self.rated.append(self._rate(part).select(STORED_COLUMNS))
+                _ingest(path, "cdrs", self.rated[-1], "adbc.ingest.mode.append")
                 written.set()
         except BaseException as exc:  # handed to the importer, which waits in ready()
             self._error = exc
@@ -331,8 +358,8 @@ class _Stage:
                 event.set()
 
 
-def _ingest(path: Path, frame: pl.DataFrame, mode: str) -> None:
-    """``frame`` into table ``cdrs`` of the SQLite file ``path``, by ADBC."""
+def _ingest(path: Path, table: str, frame: pl.DataFrame, mode: str) -> None:
+    """``frame`` into ``table`` of the SQLite file ``path``, by ADBC."""
     import adbc_driver_manager
     import adbc_driver_sqlite
 
@@ -345,7 +372,7 @@ def _ingest(path: Path, frame: pl.DataFrame, mode: str) -> None:
                     stmt.set_sql_query(pragma)
                     stmt.execute_query()
             with adbc_driver_manager.AdbcStatement(conn) as stmt:
-                stmt.set_options(**{"adbc.ingest.target_table": "cdrs", "adbc.ingest.mode": mode})
+                stmt.set_options(**{"adbc.ingest.target_table": table, "adbc.ingest.mode": mode})
                 stmt.bind_stream(frame.__arrow_c_stream__())
                 stmt.execute_update()
     finally:
@@ -442,13 +469,13 @@ def _insert_new(conn: Connection, calls: pl.DataFrame | None, import_id: int, *,
     the key in ``cdr_keys``, the row in ``cdrs``; skip the rest. Summarise the rows stored. The
     calls are ``calls``, or those the ``stage`` rates.
 
-    The writer holds the database's write lock. The calls are read from the attached scratch
-    files, chunk by chunk as they are written, when there is a ``stage`` (see ``_Stage``), else
-    bound from Python into a temporary table, 500 rows per statement. Of each chunk the keys go in
-    first, ``INSERT OR IGNORE`` in call_id order; when every key was new, every row follows, else
-    only the rows whose key this import now holds. When every call was new the summary is
-    computed from the frame, else read back from the rows above the table's previous highest id.
-    The connection has a large page cache meanwhile.
+    The writer holds the database's write lock. The keys go in first, ``INSERT OR IGNORE`` in
+    call_id order. The rows are read from the attached scratch files, chunk by chunk as they are
+    written, when there is a ``stage`` (see ``_Stage``), else bound from Python into a temporary
+    table, 500 rows per statement. When every key was new every row follows, else only the rows
+    whose key this import now holds; the summary is then read back from the rows above the
+    table's previous highest id, else computed from the frame. The connection has a large page
+    cache meanwhile.
     """
     driver = conn.connection.driver_connection
     stored = ", ".join(STORED_COLUMNS)
@@ -460,24 +487,24 @@ def _insert_new(conn: Connection, calls: pl.DataFrame | None, import_id: int, *,
             assert calls is not None
             cur.execute(f"CREATE TEMP TABLE lcr_batch ({stored})")
             _sqlite_insert(driver, cur, calls, "temp.lcr_batch")
-            chunks = [("temp.lcr_batch", calls.height)]
+            keys, total, chunks = "temp.lcr_batch ORDER BY call_id", calls.height, ["temp.lcr_batch"]
         else:
-            chunks = [(f"{schema}.cdrs", part.height) for schema, part in zip(stage.schemas, stage.parts, strict=True)]
+            stage.ready(0)
+            keys, total = stage.keys, stage.frame.height  # written in call_id order
+            chunks = [stage.chunk(i) for i in range(len(stage.parts))]
         (before,) = cur.execute("SELECT coalesce(max(id), 0) FROM cdrs").fetchone()
-        new = 0
-        for i, (source, count) in enumerate(chunks):
+        changes = driver.total_changes  # type: ignore[union-attr]
+        cur.execute(f"INSERT OR IGNORE INTO main.cdr_keys (call_id, import_id) SELECT call_id, ? FROM {keys}",
+                    (import_id,))
+        new = driver.total_changes - changes  # type: ignore[union-attr]
+        only_new = "" if new == total else (
+            f"WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) = {int(import_id)}")
+        for i, source in enumerate(chunks):
             if stage is not None:
-                stage.ready(i)
-            changes = driver.total_changes  # type: ignore[union-attr]
-            cur.execute(f"INSERT OR IGNORE INTO main.cdr_keys (call_id, import_id) SELECT call_id, ? FROM {source} "
-                        "ORDER BY call_id", (import_id,))
-            added = driver.total_changes - changes  # type: ignore[union-attr]
-            if added:  # none: every call of the chunk was stored before
-                only_new = "" if added == count else (
-                    f"WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) = {int(import_id)}")
+                stage.ready(i + 1)
+            if new:  # none: every call was stored before
                 cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s "
                             f"{only_new} ORDER BY s.rowid", (import_id,))
-            new += added
         if stage is not None:
             calls = pl.concat(stage.rated)
         assert calls is not None

@@ -77,9 +77,14 @@ def cache_key(state: tuple[object, ...]) -> str:
 
 # --- bytes -------------------------------------------------------------------------------------
 
-def _ipc(frame: pl.DataFrame, compression: Literal["lz4", "uncompressed"]) -> bytes:
+def _ipc(frame: pl.DataFrame, local: bool) -> bytes:
+    """The local copy's frames are written as one record batch each: mapped back, each column is
+    then one chunk, as rating wants it (a frame in pieces is copied whole by every ``rechunk``)."""
     buf = io.BytesIO()
-    frame.write_ipc(buf, compression=compression)
+    if local:
+        frame.rechunk().write_ipc(buf, compression="uncompressed", record_batch_size=max(frame.height, 1))
+    else:
+        frame.write_ipc(buf, compression=_COMPRESSION)
     return buf.getvalue()
 
 
@@ -88,16 +93,15 @@ def encode(decks: dict[str, CompiledDeck], *, local: bool = False) -> bytes:
     ``local``: this machine's copy (``LOCAL_FORMAT``: uncompressed, payloads aligned)."""
     parts: list[bytes] = []
     header: dict[str, object] = {"format": LOCAL_FORMAT if local else FORMAT, "tag": CODE_TAG, "decks": {}}
-    compression: Literal["lz4", "uncompressed"] = "uncompressed" if local else _COMPRESSION
     align = _ALIGN if local else 1
     for side, deck in decks.items():
         entries = []
         for f in fields(deck):
             value = getattr(deck, f.name)
             if isinstance(value, pl.DataFrame):
-                kind, data = "frame", _ipc(value, compression)
+                kind, data = "frame", _ipc(value, local)
             elif isinstance(value, pl.Series):
-                kind, data = "series", _ipc(value.to_frame(), compression)
+                kind, data = "series", _ipc(value.to_frame(), local)
             elif isinstance(value, (tuple, list, str, int, float, bool)) or value is None:
                 kind, data = type(value).__name__, json.dumps(value).encode()
             else:

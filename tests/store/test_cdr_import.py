@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import text
 
@@ -273,10 +274,10 @@ def test_a_scratch_file_that_cannot_be_written_fails_the_import_and_stores_nothi
     before = _cdrs_and_ledger(world)
     real = store_cdrs._ingest
 
-    def second_fails(path, frame, mode):  # type: ignore[no-untyped-def]
+    def second_fails(path, table, frame, mode):  # type: ignore[no-untyped-def]
         if path.name == "stage1.sqlite" and mode.endswith("append"):
             raise OSError("disk full")
-        real(path, frame, mode)
+        real(path, table, frame, mode)
 
     with monkeypatch.context() as m:
         m.setattr(store_cdrs, "_ingest", second_fails)
@@ -311,3 +312,27 @@ def test_migration_0005_moves_every_stored_call_id_into_cdr_keys(world, shared_d
     assert keys == stored and len(keys) == first.imported
     again = import_cdr_file(world, shared_data / "cdrs" / "canonical_cdrs.csv")
     assert (again.imported, again.duplicates, again.charged) == (0, first.lines, {})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_store_order_is_customer_then_start_time_with_the_first_of_each_call(seed: int) -> None:
+    # the one-integer sort key gives the order of the two-column sort, nulls first, ties in file
+    # order, repeats dropped; start times outside its range (seed 5: before 1970) take the slow sort
+    import random
+
+    from lcr.cdrs.batch import CDR_SCHEMA
+    from lcr.store.cdrs import _store_order
+
+    rng = random.Random(seed)
+    n = 400
+    low = -10**6 if seed == 5 else 0
+    frame = pl.DataFrame({
+        "line": range(2, n + 2),
+        "call_id": [f"c{rng.randrange(300)}" for _ in range(n)],
+        "customer": [rng.choice([None, "zeta", "acme", "globex", "Acme"]) for _ in range(n)],
+        "carrier": ["x"] * n, "src": [""] * n, "dst": ["49"] * n,
+        "start_time": [rng.randrange(low, low + 50) for _ in range(n)],
+        "answer_time": [None] * n, "end_time": [None] * n, "billsec": [0] * n, "disposition": ["FAILED"] * n,
+    }, schema=CDR_SCHEMA)
+    expected = frame.filter(pl.col("call_id").is_first_distinct()).sort("customer", "start_time", maintain_order=True)
+    assert _store_order(frame).equals(expected)
