@@ -297,23 +297,28 @@ _STAGE = "lcr_stage"  # schema names lcr_stage0, lcr_stage1, ... on the import's
 
 
 class _Stage:
-    """The batch written to scratch SQLite files by a thread and a connection of their own
-    (Polars and ADBC release the GIL) while the import's transaction stores what is written:
-    first every call_id, sorted, in file ``keys`` (table ``keys``); then the calls rated chunk by
-    chunk of ``SQLITE_STAGE_CHUNK_ROWS``, one file each (table ``cdrs``). The keys are stored
-    while the first chunk is rated, and each chunk while the next is rated and written."""
+    """The batch written to scratch SQLite files while the import's transaction stores what is
+    written: first every call_id, sorted, in file ``keys`` (table ``keys``); then the calls, in
+    chunks of at least ``SQLITE_STAGE_CHUNK_ROWS``, one file each (table ``cdrs``). Two threads
+    (Polars and ADBC release the GIL): one rates the chunks, one writes the files by ADBC, each
+    chunk as soon as it is rated; the import stores the keys while the first chunk is rated, and
+    each chunk while the next is written. A connection attaches at most ``attach_limit`` files,
+    so a large batch is cut into fewer, larger chunks."""
 
-    def __init__(self, folder: Path, frame: pl.DataFrame, rate: Rater) -> None:
-        size = SQLITE_STAGE_CHUNK_ROWS
+    def __init__(self, folder: Path, frame: pl.DataFrame, rate: Rater, attach_limit: int) -> None:
+        size = max(SQLITE_STAGE_CHUNK_ROWS, -(-frame.height // max(1, attach_limit - 1)))
         self.frame = frame
         self.parts = [frame.slice(start, size) for start in range(0, frame.height, size)]
-        self.rated: list[pl.DataFrame] = []  # the chunks rated so far (STORED_COLUMNS)
+        self.rated: list[pl.DataFrame] = []  # the chunks rated so far (STORED_COLUMNS), in order
         self.paths = [folder / "keys.sqlite", *(folder / f"stage{i}.sqlite" for i in range(len(self.parts)))]
         self.schemas = [f"{_STAGE}_keys", *(f"{_STAGE}{i}" for i in range(len(self.parts)))]
         self._rate = rate
+        self._rated = [threading.Event() for _ in self.parts]
         self._written = [threading.Event() for _ in self.paths]  # keys, then each chunk
+        self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write, name="lcr-cdr-stage", daemon=True)
+        self._threads = [threading.Thread(target=self._rate_all, name="lcr-cdr-rate", daemon=True),
+                         threading.Thread(target=self._write_all, name="lcr-cdr-stage", daemon=True)]
 
     @property
     def keys(self) -> str:
@@ -322,9 +327,19 @@ class _Stage:
     def chunk(self, i: int) -> str:
         return f"{self.schemas[i + 1]}.cdrs"
 
+    def create(self) -> None:
+        """Create each file with its empty table before the files are attached (a connection reads
+        an attached file's schema once, so the table must be there from the start), and start
+        rating."""
+        _ingest(self.paths[0], "keys", self.frame.select("call_id").clear(), "adbc.ingest.mode.create")
+        empty = self._rate(self.parts[0].clear()).select(STORED_COLUMNS)
+        for path in self.paths[1:]:
+            _ingest(path, "cdrs", empty, "adbc.ingest.mode.create")
+        self._threads[0].start()
+
     def start(self) -> None:
         """Begin writing; the files must be attached by then (SQLite attaches outside a transaction)."""
-        self._thread.start()
+        self._threads[1].start()
 
     def ready(self, i: int) -> None:
         """Wait until file ``i`` is written (0: the keys, then chunk ``i - 1``)."""
@@ -332,30 +347,50 @@ class _Stage:
         if self._error is not None:
             raise self._error
 
+    def stop(self) -> None:
+        """Rate and write no further chunk (none is needed: every call was stored before)."""
+        self._stop.set()
+
     def join(self) -> None:
-        if self._thread.ident is not None:
-            self._thread.join()
+        self._stop.set()
+        for thread in self._threads:
+            if thread.ident is not None:
+                thread.join()
 
-    def create(self) -> None:
-        """Create each file with its empty table before the files are attached: a connection reads
-        an attached file's schema once, so the table must be there from the start."""
-        _ingest(self.paths[0], "keys", self.frame.select("call_id").clear(), "adbc.ingest.mode.create")
-        empty = self._rate(self.parts[0].clear()).select(STORED_COLUMNS)
-        for path in self.paths[1:]:
-            _ingest(path, "cdrs", empty, "adbc.ingest.mode.create")
+    def _rate_all(self) -> None:
+        try:
+            for part, rated in zip(self.parts, self._rated, strict=True):
+                if self._stop.is_set():
+                    break
+                self.rated.append(self._rate(part).select(STORED_COLUMNS))
+                rated.set()
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            for event in self._rated:  # the writer never waits for a chunk that will not come
+                event.set()
 
-    def _write(self) -> None:
+    def _write_all(self) -> None:
         try:
             _ingest(self.paths[0], "keys", self.frame.select(pl.col("call_id").sort()), "adbc.ingest.mode.append")
             self._written[0].set()
-            for part, path, written in zip(self.parts, self.paths[1:], self._written[1:], strict=True):
-                self.rated.append(self._rate(part).select(STORED_COLUMNS))
-                _ingest(path, "cdrs", self.rated[-1], "adbc.ingest.mode.append")
+            for i, (path, written) in enumerate(zip(self.paths[1:], self._written[1:], strict=True)):
+                self._rated[i].wait()
+                if self._stop.is_set() or self._error is not None or i >= len(self.rated):
+                    break
+                _ingest(path, "cdrs", self.rated[i], "adbc.ingest.mode.append")
                 written.set()
-        except BaseException as exc:  # handed to the importer, which waits in ready()
-            self._error = exc
-            for event in self._written:
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            for event in self._written:  # the importer never waits for a file that will not come
                 event.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        """Hand ``exc`` to the importer, which raises it in ``ready``."""
+        if self._error is None:
+            self._error = exc
+        self._stop.set()
 
 
 def _ingest(path: Path, table: str, frame: pl.DataFrame, mode: str) -> None:
@@ -386,8 +421,11 @@ def _staged(frame: pl.DataFrame, rate: Rater | None) -> Iterator[_Stage | None]:
     if rate is None:
         yield None
         return
+    probe = sqlite3.connect(":memory:")
+    attach_limit = probe.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED)  # this library's, as the store's connections have it
+    probe.close()
     with tempfile.TemporaryDirectory(prefix="lcr-cdr-stage-") as tmp:
-        stage = _Stage(Path(tmp), frame, rate)
+        stage = _Stage(Path(tmp), frame, rate, attach_limit)
         stage.create()
         try:
             yield stage
@@ -499,17 +537,17 @@ def _insert_new(conn: Connection, calls: pl.DataFrame | None, import_id: int, *,
         new = driver.total_changes - changes  # type: ignore[union-attr]
         only_new = "" if new == total else (
             f"WHERE (SELECT k.import_id FROM main.cdr_keys k WHERE k.call_id = s.call_id) = {int(import_id)}")
+        if not new:  # every call was stored before: nothing more to rate, write or store
+            if stage is not None:
+                stage.stop()
+            return []
         for i, source in enumerate(chunks):
             if stage is not None:
                 stage.ready(i + 1)
-            if new:  # none: every call was stored before
-                cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s "
-                            f"{only_new} ORDER BY s.rowid", (import_id,))
-        if stage is not None:
-            calls = pl.concat(stage.rated)
-        assert calls is not None
-        if new == calls.height:
-            return _summary(calls)
+            cur.execute(f"INSERT INTO main.cdrs ({stored}, import_id) SELECT {stored}, ? FROM {source} s "
+                        f"{only_new} ORDER BY s.rowid", (import_id,))
+        if new == total:
+            return _summary(pl.concat(stage.rated) if stage is not None else calls)  # type: ignore[arg-type]
         rows = cur.execute(_SUMMARY_SQL.format(rows="cdrs WHERE id > ?"), (before,)).fetchall()
         return [(c, r, bool(h), int(n), None if a is None else int(a)) for c, r, h, n, a in rows]
     finally:

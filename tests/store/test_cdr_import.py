@@ -288,6 +288,28 @@ def test_a_scratch_file_that_cannot_be_written_fails_the_import_and_stores_nothi
     assert (again.imported, again.charged) == (2, {"globex": 120_000})
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_batch_of_more_chunks_than_a_connection_can_attach_is_cut_into_larger_ones(  # type: ignore[no-untyped-def]
+        world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite attaches at most 10 files to a connection: 25 chunks of one call would need 26 (the
+    # keys file too); the stage makes fewer, larger chunks instead, and every call is stored once
+    import sqlite3
+
+    import lcr.store.cdrs as store_cdrs
+
+    monkeypatch.setattr(store_cdrs, "SQLITE_STAGE_MIN_ROWS", 1)
+    monkeypatch.setattr(store_cdrs, "SQLITE_STAGE_CHUNK_ROWS", 1)
+    limit = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_ATTACHED)
+    calls = 2 * limit + 5
+    f = tmp_path / "many.csv"
+    f.write_text("call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n" + "".join(
+        f"m-{i},globex,acme,1,4915123456789,2026-11-03T10:{i % 60:02d}:00Z,,,60,ANSWERED\n" for i in range(calls)))
+    report = import_cdr_file(world, f)
+    assert (report.imported, report.charged) == (calls, {"globex": 60_000 * calls})
+    again = import_cdr_file(world, f)  # all stored: nothing more rated or written, nothing charged
+    assert (again.imported, again.duplicates, again.charged) == (0, calls, {})
+
+
 def test_migration_0005_moves_every_stored_call_id_into_cdr_keys(world, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A store of revision 0004 (call_id unique in ``cdrs``) keeps its calls' exactly-once
     guarantee across the upgrade, and the downgrade gives the constraint back."""
