@@ -292,7 +292,7 @@ _START_BOUND = 2**40  # start times in [0, 2**40) seconds (till the year 36812) 
 # in C, ~2 s per million), then stored from there by ``INSERT ... SELECT``. Smaller batches (the
 # API's) are bound from Python: the scratch files' fixed cost is not worth it there.
 SQLITE_STAGE_MIN_ROWS = 20_000
-SQLITE_STAGE_CHUNK_ROWS = 250_000  # one scratch file per chunk: chunk k is written while k - 1 is stored
+SQLITE_STAGE_CHUNK_ROWS = 125_000  # one scratch file per chunk: chunk k is written while k - 1 is stored
 _STAGE = "lcr_stage"  # schema names lcr_stage0, lcr_stage1, ... on the import's connection
 
 
