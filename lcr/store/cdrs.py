@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -40,7 +40,7 @@ from lcr.store import deck_cache
 from lcr.store.db import store_version, writing
 from lcr.store.ledger import Alarm, bump_credit, post, raise_alarms
 from lcr.store.parties import list_customers
-from lcr.store.pgcopy import copy_frame
+from lcr.store.pgcopy import CopyInput, copy_frame, copy_input, encode
 from lcr.store.rates import load_all_versions
 from lcr.store.schema import carriers, cdr_imports, cdr_quarantine, customers, rates
 
@@ -218,10 +218,12 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                      warnings: tuple[CdrProblem, ...] = ()) -> CdrImportReport:
     report = CdrImportReport(source, fmt, lines=frame.height, malformed=len(problems), problems=list(problems),
                              warnings=[str(w) for w in warnings])
-    frame = _store_order(frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA))  # type: ignore[arg-type]
+    frame = frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # type: ignore[arg-type]
     alarms: list[Alarm] = []
     clock = _Clock(report.timings)
     postgres = engine.dialect.name == "postgresql"
+    if not postgres:  # PostgreSQL orders the batch while the server stores its keys
+        frame = _store_order(frame)
     staged = not postgres and frame.height >= SQLITE_STAGE_MIN_ROWS
     rate: Rater | None = None
     calls = None
@@ -557,33 +559,63 @@ def _insert_new(conn: Connection, calls: pl.DataFrame | None, import_id: int, *,
         cur.close()
 
 
-def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: int, clock: _Clock) -> _Summary:
-    """PostgreSQL: rate the calls (call_ids distinct) and store those whose call_id is new, COPYed
-    straight into ``cdr_keys`` and ``cdrs`` in the import's transaction ``conn``; summarise them.
+PG_CHUNK_ROWS = 125_000  # the rows are COPYed a chunk at a time, each while the next is rated and encoded
 
-    The keys are stored first, by a thread on ``conn`` (see ``_pg_keys``), while this one rates the
-    calls on a connection of its own: the server's work on the keys and the rating overlap. The
-    rows of the calls found stored before are then dropped, and the rest COPYed. COPY uses
-    PostgreSQL's multi-row insert: the ``INSERT ... SELECT ... ON CONFLICT`` it replaces inserted
-    row by row (several times the server's CPU).
+
+def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: int, clock: _Clock) -> _Summary:
+    """PostgreSQL: rate the calls of the batch and store those whose call_id is new (a call_id
+    repeated within it: its first line), COPYed straight into ``cdr_keys`` and ``cdrs`` in the
+    import's transaction ``conn``; summarise them.
+
+    Everything on ``conn`` runs on a thread of its own, in order: first the keys (see
+    ``_pg_keys``), then the rows, one COPY per chunk of ``PG_CHUNK_ROWS``. This thread orders the
+    batch (``_store_order``) and rates the calls meanwhile (the decks read on a connection of its
+    own), drops those found stored before and encodes each chunk for the next COPY: the server's
+    work and the client's overlap. COPY uses PostgreSQL's multi-row insert: the ``INSERT ...
+    SELECT ... ON CONFLICT`` it replaces inserted row by row (several times the server's CPU).
     """
     driver = conn.connection.driver_connection
-    keys = frame.select("call_id", pl.lit(import_id, pl.Int64).alias("import_id")).sort("call_id")
-    with ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-keys") as pool:
+    # the batch's distinct call_ids: those of _store_order's output, which is made meanwhile
+    keys = frame.select(pl.col("call_id").unique().sort(), pl.lit(import_id, pl.Int64).alias("import_id"))
+    rated: list[pl.DataFrame] = []
+    copies: list[Future[None]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-copy") as pool:  # conn's thread: jobs run in order
         keyed = pool.submit(_pg_keys, driver, keys)
         try:
+            frame = _store_order(frame)
+            parts = [frame.slice(start, PG_CHUNK_ROWS) for start in range(0, frame.height, PG_CHUNK_ROWS)]
             with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
-                calls = rate_frame(read, frame, clock).select(STORED_COLUMNS)
+                rate = rater(read, clock)
                 read.commit()
+            for part in parts:  # as many chunks as are rated while the server stores the keys
+                rated.append(rate(part).select(STORED_COLUMNS))
+                if keyed.done():
+                    break
+            clock.lap("rate")
+            stored = keyed.result()
+            clock.lap("keys")
+            summaries = []
+            for i, part in enumerate(parts):
+                calls = rated[i] if i < len(rated) else rate(part).select(STORED_COLUMNS)
+                if stored.len():
+                    calls = calls.filter(~pl.col("call_id").is_in(stored.implode()))
+                summaries.append(calls)
+                if calls.height:
+                    encoded = encode(calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
+                    copies.append(pool.submit(_pg_copy, driver, encoded))
+                failed = next((c for c in copies if c.done() and c.exception() is not None), None)
+                if failed is not None:  # the transaction is lost: stop rating
+                    failed.result()
         finally:
-            wait([keyed])  # conn is free again before anything else uses it, whatever happened
-        stored = keyed.result()
-    clock.lap("keys")
-    if stored.len():
-        calls = calls.filter(~pl.col("call_id").is_in(stored.implode()))
-    with driver.cursor() as cur:  # type: ignore[union-attr]
-        copy_frame(cur, "cdrs", calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
-    return _summary(calls)
+            wait([keyed, *copies])  # type: ignore[list-item]  # conn is free again before anything else uses it, whatever happened
+        for copy in copies:
+            copy.result()
+    return _summary(pl.concat(summaries)) if summaries else []
+
+
+def _pg_copy(driver: Any, encoded: CopyInput) -> None:
+    with driver.cursor() as cur:
+        copy_input(cur, "cdrs", encoded)
 
 
 def _pg_keys(driver: Any, keys: pl.DataFrame) -> pl.Series:

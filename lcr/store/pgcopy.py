@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -10,11 +11,29 @@ import polars as pl
 _TEXT_ESCAPES = r"[\t\n\r\\]"  # what COPY's text format would need escaped
 
 
+@dataclass(frozen=True, slots=True)
+class CopyInput:
+    """A frame encoded for ``COPY ... FROM STDIN``: its columns, the format and the bytes."""
+
+    columns: tuple[str, ...]
+    format: str
+    data: memoryview
+
+
 def copy_frame(cur: Any, table: str, frame: pl.DataFrame) -> None:
     """COPY the frame's rows into the columns of ``table`` named as the frame's (psycopg 3 cursor)."""
-    fmt, data = _encode(frame)
-    with cur.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT {fmt})") as copy:
-        copy.write(data)
+    copy_input(cur, table, encode(frame))
+
+
+def copy_input(cur: Any, table: str, encoded: CopyInput) -> None:
+    """COPY what ``encode`` made of a frame into ``table`` (the encoding can be done elsewhere, e.g.
+    while the server takes the frame before)."""
+    with cur.copy(f"COPY {table} ({', '.join(encoded.columns)}) FROM STDIN WITH (FORMAT {encoded.format})") as copy:
+        copy.write(encoded.data)
+
+
+def encode(frame: pl.DataFrame) -> CopyInput:
+    return CopyInput(tuple(frame.columns), *_encode(frame))
 
 
 def _encode(frame: pl.DataFrame) -> tuple[str, memoryview]:
