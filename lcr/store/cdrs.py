@@ -607,7 +607,8 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                 if failed is not None:  # the transaction is lost: stop rating
                     failed.result()
         finally:
-            wait([keyed, *copies])  # type: ignore[list-item]  # conn is free again before anything else uses it, whatever happened
+            pending: list[Future[Any]] = [keyed, *copies]
+            wait(pending)  # conn is free again before anything else uses it, whatever happened
         for copy in copies:
             copy.result()
     return _summary(pl.concat(summaries)) if summaries else []
