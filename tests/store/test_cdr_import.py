@@ -310,6 +310,41 @@ def test_a_batch_of_more_chunks_than_a_connection_can_attach_is_cut_into_larger_
     assert (again.imported, again.duplicates, again.charged) == (0, calls, {})
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("stored_before", [False, True], ids=["all-new", "some-stored"])
+def test_a_failed_copy_of_one_chunk_stores_nothing(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                                   stored_before: bool) -> None:
+    # PostgreSQL COPYs the rows a chunk at a time on the connection's own thread; when the second
+    # chunk's COPY fails, the import fails and the first chunk, and the keys, are rolled back
+    import lcr.store.cdrs as store_cdrs
+
+    monkeypatch.setattr(store_cdrs, "PG_CHUNK_ROWS", 2)
+    head = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+    lines = [f"p-{i},globex,acme,1,4915123456789,2026-11-03T10:{i:02d}:00Z,,,60,ANSWERED\n" for i in range(7)]
+    if stored_before:
+        (tmp_path / "first.csv").write_text(head + lines[3])
+        assert import_cdr_file(world, tmp_path / "first.csv").imported == 1
+    f = tmp_path / "a.csv"
+    f.write_text(head + "".join(lines))
+    before = _cdrs_and_ledger(world)
+    real, copied = store_cdrs._pg_copy, []
+
+    def second_fails(driver, encoded):  # type: ignore[no-untyped-def]
+        copied.append(encoded)
+        if len(copied) == 2:
+            raise OSError("connection reset")
+        real(driver, encoded)
+
+    with monkeypatch.context() as m:
+        m.setattr(store_cdrs, "_pg_copy", second_fails)
+        with pytest.raises(OSError, match="connection reset"):
+            import_cdr_file(world, f)
+    assert len(copied) >= 2 and _cdrs_and_ledger(world) == before
+    again = import_cdr_file(world, f)
+    new = 6 if stored_before else 7
+    assert (again.imported, again.duplicates, again.charged) == (new, 7 - new, {"globex": 60_000 * new})
+
+
 def test_migration_0005_moves_every_stored_call_id_into_cdr_keys(world, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A store of revision 0004 (call_id unique in ``cdrs``) keeps its calls' exactly-once
     guarantee across the upgrade, and the downgrade gives the constraint back."""
