@@ -22,14 +22,15 @@ Measured, in the same run and database (every import a fresh process, as ``lcr c
 2. ``warm``: a second 1,000,000-call file (the same calls under new ids) into the store that
    now holds the first, its decks read back from ``compiled_decks``: every later import until
    the next deck or owner change;
-   for both, the phases (read, setup, rates = loading the rate versions, compile =
-   ``compile_deck`` of both sides, save decks = writing them to the store, cached decks =
-   reading them back (from this machine's copy, ``LCR_DECK_CACHE_DIR``), rate, stage = SQLite
-   only: the calls sorted and the scratch files created, keys = PostgreSQL only: the wait for the
-   thread storing the keys (it runs while the calls are rated), insert = SQLite: the scratch files
-   written by ADBC, a chunk at a time, while the chunks before are stored (keys, then rows);
-   PostgreSQL: the COPY of the rows; ledger, commit) and the
-   child's peak RSS (its own VmHWM: ``os.wait4``'s ru_maxrss would include this parent's, Linux
+   for both, the phases (read, order = repeated call_ids dropped and the batch sorted by
+   customer and start time, setup, rates = loading the rate versions, compile = ``compile_deck``
+   of both sides, save decks = writing them to the store, cached decks = reading them back (this
+   machine's memory-mapped copy, ``LCR_DECK_CACHE_DIR``); SQLite: stage = the scratch files
+   created, insert = the keys stored, then each chunk as soon as one thread has rated it and
+   another written its scratch file by ADBC; PostgreSQL: rate = the chunks rated while the server
+   stores the keys, keys = the wait for them, insert = the rows COPYed a chunk at a time while the
+   rest are rated and encoded; ledger, commit) and the child's peak RSS (its own VmHWM:
+   ``os.wait4``'s ru_maxrss would include this parent's, Linux
    keeps it across fork and exec); goal >= 200,000 CDRs/s;
 3. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
    peak RSS of the command itself;

@@ -88,8 +88,10 @@ ISSUER_FILE = Setting(
 DECK_CACHE_DIR = Setting(
     "LCR_DECK_CACHE_DIR",
     "",
-    "Directory where CDR imports keep a local copy of the compiled rate decks saved in the store "
-    "(read in a third of the time). Empty: $XDG_CACHE_HOME/lcr, else ~/.cache/lcr; `off`: none.",
+    "Directory where CDR imports keep a local copy of the compiled rate decks saved in the store, "
+    "uncompressed and memory-mapped (used in place: a tenth of the time of reading the store's copy; "
+    "about 700 MB per 3M rate rows, the newest 3 kept). Empty: $XDG_CACHE_HOME/lcr, else ~/.cache/lcr; "
+    "`off`: none.",
 )
 
 ALL: tuple[Setting, ...] = (

@@ -68,8 +68,8 @@ class CdrImportReport:
     unrated_reasons: dict[str, int] = field(default_factory=dict)
     problems: list[CdrProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # phase -> wall seconds (read, setup, rates, compile, save decks or cached decks, rate, insert, ledger,
-    # commit); not part of the JSON
+    # phase -> wall seconds (read, order, setup, rates, compile, save decks or cached decks, stage, rate,
+    # keys, insert, ledger, commit); not part of the JSON
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
@@ -218,51 +218,54 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                      warnings: tuple[CdrProblem, ...] = ()) -> CdrImportReport:
     report = CdrImportReport(source, fmt, lines=frame.height, malformed=len(problems), problems=list(problems),
                              warnings=[str(w) for w in warnings])
+    clock = _Clock(report.timings)
     frame = frame.select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # type: ignore[arg-type]
     alarms: list[Alarm] = []
-    clock = _Clock(report.timings)
     postgres = engine.dialect.name == "postgresql"
-    if not postgres:  # PostgreSQL orders the batch while the server stores its keys
-        frame = _store_order(frame)
     staged = not postgres and frame.height >= SQLITE_STAGE_MIN_ROWS
-    rate: Rater | None = None
     calls = None
-    if frame.height and not postgres:
-        with engine.connect() as conn:  # reads (and, after a deck change, saves the compiled decks)
-            rate = rater(conn, clock)
-            conn.commit()
-        if not staged:  # rated before the write lock is taken
-            calls = rate(frame).select(STORED_COLUMNS)
-            clock.lap("rate")
-    with _staged(frame, rate if staged else None) as stage, _writing(engine, stage) as conn:
-        clock.lap("stage" if stage is not None else "setup")
-        report.import_id = int(conn.execute(insert(cdr_imports).values(
-            source=source, format=fmt, content_hash=content_hash, summary="{}", created_at=int(time.time()),
-        )).inserted_primary_key[0])  # type: ignore[index]
-        if problems:
-            now = int(time.time())
-            conn.execute(insert(cdr_quarantine), [
-                {"import_id": report.import_id, "source": source, "line": p.line, "raw": p.raw,
-                 "reason": str(p), "created_at": now} for p in problems])
-        clock.lap("setup")
-        if frame.height:
-            if postgres:
-                _fill_counts(report, _pg_store(engine, conn, frame, report.import_id, clock))
-            else:
-                _fill_counts(report, _insert_new(conn, calls, report.import_id, stage=stage))
-            clock.lap("insert")
-            ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
-            for name, amount in report.charged.items():
-                alarm = post(conn, ids[name], "charges", -amount, calls=report.charged_calls.get(name, 0),
-                             import_id=report.import_id,
-                             reference=source)
-                if alarm:
-                    alarms.append(alarm)
-            if report.charged:
-                bump_credit(conn)
-        conn.execute(cdr_imports.update().where(cdr_imports.c.id == report.import_id).values(
-            summary=json.dumps({k: v for k, v in report.to_json().items() if k not in ("problems", "warnings")})))
-        clock.lap("ledger")
+    with _staged(frame if staged else None) as stage:  # its keys file written while the batch is ordered
+        if not postgres:  # PostgreSQL orders the batch while the server stores its keys
+            frame = _store_order(frame)
+            clock.lap("order")
+        if frame.height and not postgres:
+            with engine.connect() as conn:  # reads (and, after a deck change, saves the compiled decks)
+                rate = rater(conn, clock)
+                conn.commit()
+            if stage is not None:
+                stage.fill(frame, rate)
+            else:  # rated before the write lock is taken
+                calls = rate(frame).select(STORED_COLUMNS)
+                clock.lap("rate")
+        with _writing(engine, stage) as conn:
+            clock.lap("stage" if stage is not None else "setup")
+            report.import_id = int(conn.execute(insert(cdr_imports).values(
+                source=source, format=fmt, content_hash=content_hash, summary="{}", created_at=int(time.time()),
+            )).inserted_primary_key[0])  # type: ignore[index]
+            if problems:
+                now = int(time.time())
+                conn.execute(insert(cdr_quarantine), [
+                    {"import_id": report.import_id, "source": source, "line": p.line, "raw": p.raw,
+                     "reason": str(p), "created_at": now} for p in problems])
+            clock.lap("setup")
+            if frame.height:
+                if postgres:
+                    _fill_counts(report, _pg_store(engine, conn, frame, report.import_id, clock))
+                else:
+                    _fill_counts(report, _insert_new(conn, calls, report.import_id, stage=stage))
+                clock.lap("insert")
+                ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
+                for name, amount in report.charged.items():
+                    alarm = post(conn, ids[name], "charges", -amount, calls=report.charged_calls.get(name, 0),
+                                 import_id=report.import_id,
+                                 reference=source)
+                    if alarm:
+                        alarms.append(alarm)
+                if report.charged:
+                    bump_credit(conn)
+            conn.execute(cdr_imports.update().where(cdr_imports.c.id == report.import_id).values(
+                summary=json.dumps({k: v for k, v in report.to_json().items() if k not in ("problems", "warnings")})))
+            clock.lap("ledger")
     clock.lap("commit")
     raise_alarms(alarms)
     return report
@@ -300,27 +303,29 @@ _STAGE = "lcr_stage"  # schema names lcr_stage0, lcr_stage1, ... on the import's
 
 class _Stage:
     """The batch written to scratch SQLite files while the import's transaction stores what is
-    written: first every call_id, sorted, in file ``keys`` (table ``keys``); then the calls, in
-    chunks of at least ``SQLITE_STAGE_CHUNK_ROWS``, one file each (table ``cdrs``). Two threads
-    (Polars and ADBC release the GIL): one rates the chunks, one writes the files by ADBC, each
-    chunk as soon as it is rated; the import stores the keys while the first chunk is rated, and
-    each chunk while the next is written. A connection attaches at most ``attach_limit`` files,
-    so a large batch is cut into fewer, larger chunks."""
+    written: first every call_id, sorted, in file ``keys`` (table ``keys``), by a thread started
+    at once, while the batch is ordered; then the ordered calls (``fill``), in chunks of at least
+    ``SQLITE_STAGE_CHUNK_ROWS``, one file each (table ``cdrs``). Two threads (Polars and ADBC
+    release the GIL): one rates the chunks, one writes the files by ADBC, each chunk as soon as it
+    is rated; the import stores the keys while the first chunk is rated, and each chunk while the
+    next is written. A connection attaches at most ``attach_limit`` files, so a large batch is
+    cut into fewer, larger chunks."""
 
-    def __init__(self, folder: Path, frame: pl.DataFrame, rate: Rater, attach_limit: int) -> None:
-        size = max(SQLITE_STAGE_CHUNK_ROWS, -(-frame.height // max(1, attach_limit - 1)))
-        self.frame = frame
-        self.parts = [frame.slice(start, size) for start in range(0, frame.height, size)]
+    def __init__(self, folder: Path, frame: pl.DataFrame, attach_limit: int) -> None:
+        self.folder, self.attach_limit = folder, attach_limit
+        self.frame = frame  # until ``fill``: the batch as read
+        self.parts: list[pl.DataFrame] = []
         self.rated: list[pl.DataFrame] = []  # the chunks rated so far (STORED_COLUMNS), in order
-        self.paths = [folder / "keys.sqlite", *(folder / f"stage{i}.sqlite" for i in range(len(self.parts)))]
-        self.schemas = [f"{_STAGE}_keys", *(f"{_STAGE}{i}" for i in range(len(self.parts)))]
-        self._rate = rate
-        self._rated = [threading.Event() for _ in self.parts]
-        self._written = [threading.Event() for _ in self.paths]  # keys, then each chunk
+        self.paths = [folder / "keys.sqlite"]
+        self.schemas = [f"{_STAGE}_keys"]
+        self._rate: Rater | None = None
+        self._rated: list[threading.Event] = []
+        self._written = [threading.Event()]  # keys, then each chunk
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._threads = [threading.Thread(target=self._rate_all, name="lcr-cdr-rate", daemon=True),
-                         threading.Thread(target=self._write_all, name="lcr-cdr-stage", daemon=True)]
+        ids = frame.select(pl.col("call_id").unique().sort())  # those of the ordered batch: each call_id once
+        self._threads = [threading.Thread(target=self._write_keys, args=(ids,), name="lcr-cdr-keys", daemon=True)]
+        self._threads[0].start()
 
     @property
     def keys(self) -> str:
@@ -329,19 +334,32 @@ class _Stage:
     def chunk(self, i: int) -> str:
         return f"{self.schemas[i + 1]}.cdrs"
 
-    def create(self) -> None:
-        """Create each file with its empty table before the files are attached (a connection reads
-        an attached file's schema once, so the table must be there from the start), and start
-        rating."""
-        _ingest(self.paths[0], "keys", self.frame.select("call_id").clear(), "adbc.ingest.mode.create")
-        empty = self._rate(self.parts[0].clear()).select(STORED_COLUMNS)
+    def fill(self, frame: pl.DataFrame, rate: Rater) -> None:
+        """Take the ordered batch: create each chunk's file with its empty table before the files
+        are attached (a connection reads an attached file's schema once, so the table must be
+        there from the start, and the keys file whole), and start rating."""
+        size = max(SQLITE_STAGE_CHUNK_ROWS, -(-frame.height // max(1, self.attach_limit - 1)))
+        self.frame, self._rate = frame, rate
+        self.parts = [frame.slice(start, size) for start in range(0, frame.height, size)]
+        self.paths += [self.folder / f"stage{i}.sqlite" for i in range(len(self.parts))]
+        self.schemas += [f"{_STAGE}{i}" for i in range(len(self.parts))]
+        self._rated = [threading.Event() for _ in self.parts]
+        self._written += [threading.Event() for _ in self.parts]
+        empty = rate(self.parts[0].clear()).select(STORED_COLUMNS)
         for path in self.paths[1:]:
             _ingest(path, "cdrs", empty, "adbc.ingest.mode.create")
-        self._threads[0].start()
+        self._threads[0].join()
+        if self._error is not None:
+            raise self._error
+        self._written[0].set()
+        self._threads.append(threading.Thread(target=self._rate_all, name="lcr-cdr-rate", daemon=True))
+        self._threads[-1].start()
 
     def start(self) -> None:
-        """Begin writing; the files must be attached by then (SQLite attaches outside a transaction)."""
-        self._threads[1].start()
+        """Begin writing the chunks; the files must be attached by then (SQLite attaches outside a
+        transaction)."""
+        self._threads.append(threading.Thread(target=self._write_all, name="lcr-cdr-stage", daemon=True))
+        self._threads[-1].start()
 
     def ready(self, i: int) -> None:
         """Wait until file ``i`` is written (0: the keys, then chunk ``i - 1``)."""
@@ -359,7 +377,14 @@ class _Stage:
             if thread.ident is not None:
                 thread.join()
 
+    def _write_keys(self, ids: pl.DataFrame) -> None:
+        try:
+            _ingest(self.paths[0], "keys", ids, "adbc.ingest.mode.create")
+        except BaseException as exc:  # raised by fill
+            self._fail(exc)
+
     def _rate_all(self) -> None:
+        assert self._rate is not None
         try:
             for part, rated in zip(self.parts, self._rated, strict=True):
                 if self._stop.is_set():
@@ -374,8 +399,6 @@ class _Stage:
 
     def _write_all(self) -> None:
         try:
-            _ingest(self.paths[0], "keys", self.frame.select(pl.col("call_id").sort()), "adbc.ingest.mode.append")
-            self._written[0].set()
             for i, (path, written) in enumerate(zip(self.paths[1:], self._written[1:], strict=True)):
                 self._rated[i].wait()
                 if self._stop.is_set() or self._error is not None or i >= len(self.rated):
@@ -417,18 +440,17 @@ def _ingest(path: Path, table: str, frame: pl.DataFrame, mode: str) -> None:
 
 
 @contextmanager
-def _staged(frame: pl.DataFrame, rate: Rater | None) -> Iterator[_Stage | None]:
-    """The scratch files of the calls of ``frame``, rated by ``rate``, removed afterwards; None
-    when there is no ``rate`` (no stage)."""
-    if rate is None:
+def _staged(frame: pl.DataFrame | None) -> Iterator[_Stage | None]:
+    """The scratch files of the batch ``frame`` (its keys file begun at once; its calls once
+    ``fill`` gives them ordered), removed afterwards; None when there is no ``frame`` (no stage)."""
+    if frame is None:
         yield None
         return
     probe = sqlite3.connect(":memory:")
     attach_limit = probe.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED)  # this library's, as the store's connections have it
     probe.close()
     with tempfile.TemporaryDirectory(prefix="lcr-cdr-stage-") as tmp:
-        stage = _Stage(Path(tmp), frame, rate, attach_limit)
-        stage.create()
+        stage = _Stage(Path(tmp), frame, attach_limit)
         try:
             yield stage
         finally:
@@ -583,6 +605,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
         keyed = pool.submit(_pg_keys, driver, keys)
         try:
             frame = _store_order(frame)
+            clock.lap("order")
             parts = [frame.slice(start, PG_CHUNK_ROWS) for start in range(0, frame.height, PG_CHUNK_ROWS)]
             with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
                 rate = rater(read, clock)
@@ -594,11 +617,15 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             clock.lap("rate")
             stored = keyed.result()
             clock.lap("keys")
+            if stored.len() == keys.height:  # every call was stored before: nothing more to rate or store
+                return []
             summaries = []
             for i, part in enumerate(parts):
-                calls = rated[i] if i < len(rated) else rate(part).select(STORED_COLUMNS)
-                if stored.len():
-                    calls = calls.filter(~pl.col("call_id").is_in(stored.implode()))
+                if stored.len():  # the calls stored before are not rated (again), nor stored
+                    new = ~pl.col("call_id").is_in(stored.implode())
+                    calls = rated[i].filter(new) if i < len(rated) else rate(part.filter(new)).select(STORED_COLUMNS)
+                else:
+                    calls = rated[i] if i < len(rated) else rate(part).select(STORED_COLUMNS)
                 summaries.append(calls)
                 if calls.height:
                     encoded = encode(calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
