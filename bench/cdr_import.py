@@ -148,7 +148,9 @@ def python_module(module: str, *args: str) -> list[str]:
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
     """Wall seconds, peak RSS (MB) of that one process (its VmHWM), its stdout, and its CPU seconds
-    (user + system, all threads: steadier than the wall time on a shared machine)."""
+    (user + system, all threads: steadier than the wall time on a shared machine). The page cache
+    is synced first: a run does not pay for writing out what the step before it wrote."""
+    os.sync()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
