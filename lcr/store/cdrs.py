@@ -1,10 +1,12 @@
 """CDR intake: rate a batch on both sides, store every call once, charge each customer once.
 
-The compiled decks are read first, outside the write transaction (from this process's memory,
-a local copy or the store). Then one transaction writes everything, rating the calls on the
-way (a small SQLite batch is rated before it, so no write lock is held meanwhile; a large one
-chunk by chunk while the chunks before are stored; on PostgreSQL while the keys are stored):
-the import record, the calls (each call_id once in ``cdr_keys``: a call seen before, in any
+A call_id repeated within the batch keeps its first line, and the calls are stored in
+(customer, start_time) order. The compiled decks are read outside the write transaction (from
+this process's memory, the machine's memory-mapped copy or the store). One transaction writes
+everything, rating the calls on the way (a small SQLite batch is rated before it, so no write
+lock is held meanwhile; a large one chunk by chunk by threads of its own while the keys, then
+the chunks before, are stored; on PostgreSQL chunk by chunk while the server COPYs the keys,
+then the chunks before): the import record, the calls (each call_id once in ``cdr_keys``: a call seen before, in any
 file, format, run or concurrent importer, is a duplicate and charged nothing), the quarantined
 lines, one ``charges`` ledger entry per customer, the balance updates and the credit version
 bump. Charges are summed from the rows this batch actually stored, so a duplicate can never be
@@ -20,7 +22,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -324,8 +326,7 @@ class _Stage:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         ids = frame.select(pl.col("call_id").unique().sort())  # those of the ordered batch: each call_id once
-        self._threads = [threading.Thread(target=self._write_keys, args=(ids,), name="lcr-cdr-keys", daemon=True)]
-        self._threads[0].start()
+        self._threads = [self._thread("lcr-cdr-keys", self._write_keys, ids, then=[])]
 
     @property
     def keys(self) -> str:
@@ -352,14 +353,12 @@ class _Stage:
         if self._error is not None:
             raise self._error
         self._written[0].set()
-        self._threads.append(threading.Thread(target=self._rate_all, name="lcr-cdr-rate", daemon=True))
-        self._threads[-1].start()
+        self._threads.append(self._thread("lcr-cdr-rate", self._rate_all, then=self._rated))
 
     def start(self) -> None:
         """Begin writing the chunks; the files must be attached by then (SQLite attaches outside a
         transaction)."""
-        self._threads.append(threading.Thread(target=self._write_all, name="lcr-cdr-stage", daemon=True))
-        self._threads[-1].start()
+        self._threads.append(self._thread("lcr-cdr-stage", self._write_all, then=self._written))
 
     def ready(self, i: int) -> None:
         """Wait until file ``i`` is written (0: the keys, then chunk ``i - 1``)."""
@@ -374,42 +373,43 @@ class _Stage:
     def join(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            if thread.ident is not None:
-                thread.join()
+            thread.join()
 
     def _write_keys(self, ids: pl.DataFrame) -> None:
-        try:
-            _ingest(self.paths[0], "keys", ids, "adbc.ingest.mode.create")
-        except BaseException as exc:  # raised by fill
-            self._fail(exc)
+        _ingest(self.paths[0], "keys", ids, "adbc.ingest.mode.create")
 
     def _rate_all(self) -> None:
         assert self._rate is not None
-        try:
-            for part, rated in zip(self.parts, self._rated, strict=True):
-                if self._stop.is_set():
-                    break
-                self.rated.append(self._rate(part).select(STORED_COLUMNS))
-                rated.set()
-        except BaseException as exc:
-            self._fail(exc)
-        finally:
-            for event in self._rated:  # the writer never waits for a chunk that will not come
-                event.set()
+        for part, rated in zip(self.parts, self._rated, strict=True):
+            if self._stop.is_set():
+                break
+            self.rated.append(self._rate(part).select(STORED_COLUMNS))
+            rated.set()
 
     def _write_all(self) -> None:
-        try:
-            for i, (path, written) in enumerate(zip(self.paths[1:], self._written[1:], strict=True)):
-                self._rated[i].wait()
-                if self._stop.is_set() or self._error is not None or i >= len(self.rated):
-                    break
-                _ingest(path, "cdrs", self.rated[i], "adbc.ingest.mode.append")
-                written.set()
-        except BaseException as exc:
-            self._fail(exc)
-        finally:
-            for event in self._written:  # the importer never waits for a file that will not come
-                event.set()
+        for i, (path, written) in enumerate(zip(self.paths[1:], self._written[1:], strict=True)):
+            self._rated[i].wait()
+            if self._stop.is_set() or self._error is not None or i >= len(self.rated):
+                break
+            _ingest(path, "cdrs", self.rated[i], "adbc.ingest.mode.append")
+            written.set()
+
+    def _thread(self, name: str, work: Callable[..., None], *args: object, then: list[threading.Event]
+                ) -> threading.Thread:
+        """A started thread running ``work(*args)``: an error is handed to the importer (``_fail``),
+        and the events ``then`` are set whatever happens, so no one waits for what will not come."""
+        def run() -> None:
+            try:
+                work(*args)
+            except BaseException as exc:
+                self._fail(exc)
+            finally:
+                for event in then:
+                    event.set()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        return thread
 
     def _fail(self, exc: BaseException) -> None:
         """Hand ``exc`` to the importer, which raises it in ``ready``."""
