@@ -77,7 +77,7 @@ def cache_key(state: tuple[object, ...]) -> str:
 
 # --- bytes -------------------------------------------------------------------------------------
 
-def _ipc(frame: pl.DataFrame, local: bool) -> bytes:
+def _ipc(frame: pl.DataFrame, local: bool) -> memoryview:
     """The local copy's frames are written as one record batch each: mapped back, each column is
     then one chunk, as rating wants it (a frame in pieces is copied whole by every ``rechunk``)."""
     buf = io.BytesIO()
@@ -85,19 +85,25 @@ def _ipc(frame: pl.DataFrame, local: bool) -> bytes:
         frame.rechunk().write_ipc(buf, compression="uncompressed", record_batch_size=max(frame.height, 1))
     else:
         frame.write_ipc(buf, compression=_COMPRESSION)
-    return buf.getvalue()
+    return buf.getbuffer()
 
 
 def encode(decks: dict[str, CompiledDeck], *, local: bool = False) -> bytes:
     """``decks`` (side -> deck) as one blob: an 8-byte header length, a JSON header, payloads.
     ``local``: this machine's copy (``LOCAL_FORMAT``: uncompressed, payloads aligned)."""
-    parts: list[bytes] = []
+    return b"".join(_encoded(decks, local))
+
+
+def _encoded(decks: dict[str, CompiledDeck], local: bool) -> list[bytes | memoryview]:
+    """``encode``'s blob in pieces (hundreds of MB are not copied into one)."""
+    parts: list[bytes | memoryview] = []
     header: dict[str, object] = {"format": LOCAL_FORMAT if local else FORMAT, "tag": CODE_TAG, "decks": {}}
     align = _ALIGN if local else 1
     for side, deck in decks.items():
         entries = []
         for f in fields(deck):
             value = getattr(deck, f.name)
+            data: bytes | memoryview
             if isinstance(value, pl.DataFrame):
                 kind, data = "frame", _ipc(value, local)
             elif isinstance(value, pl.Series):
@@ -107,11 +113,11 @@ def encode(decks: dict[str, CompiledDeck], *, local: bool = False) -> bytes:
             else:
                 raise TypeError(f"CompiledDeck.{f.name}: cannot store a {type(value).__name__}")
             entries.append({"name": f.name, "kind": kind, "size": len(data)})
-            parts.append(data + b"\0" * (-len(data) % align))  # the next payload starts aligned
+            parts += [data, b"\0" * (-len(data) % align)]  # the next payload starts aligned
         header["decks"][side] = entries  # type: ignore[index]
     head = json.dumps(header).encode()
     head += b" " * (-(8 + len(head)) % align)
-    return struct.pack("<Q", len(head)) + head + b"".join(parts)
+    return [struct.pack("<Q", len(head)) + head, *parts]
 
 
 def decode(blob: bytes) -> dict[str, CompiledDeck] | None:
@@ -190,7 +196,7 @@ def load(conn: Connection, key: str) -> tuple[CompiledDeck, CompiledDeck] | None
             return None
         decks = decode(blob)
         if decks is not None and local is not None:
-            _write_local(local, encode(decks, local=True))
+            _write_local(local, _encoded(decks, local=True))
     if decks is None or set(decks) != set(_SIDES):
         return None
     return decks["sell"], decks["buy"]
@@ -228,7 +234,7 @@ def save(conn: Connection, key: str, sell: CompiledDeck, buy: CompiledDeck) -> b
         return False
     local = _local_path(digest)
     if local is not None:
-        _write_local(local, encode({"sell": sell, "buy": buy}, local=True))
+        _write_local(local, _encoded({"sell": sell, "buy": buy}, local=True))
     return True
 
 
@@ -256,12 +262,14 @@ def _local_path(digest: str | None) -> Path | None:
     return folder / f"{digest}{_SUFFIX}"
 
 
-def _write_local(path: Path, blob: bytes) -> None:
-    """Best effort: a directory that cannot be written only costs the next process a database read."""
+def _write_local(path: Path, parts: list[bytes | memoryview]) -> None:
+    """The file ``path`` of ``parts``, written whole or not at all (a temporary name, then renamed).
+    Best effort: a directory that cannot be written only costs the next process a database read."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", suffix=_SUFFIX, delete=False) as tmp:
-            tmp.write(blob)
+            for part in parts:
+                tmp.write(part)
         os.replace(tmp.name, path)
         kept = sorted(path.parent.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[LOCAL_KEPT:]:

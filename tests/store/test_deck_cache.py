@@ -187,7 +187,7 @@ def test_the_local_directory_keeps_the_newest_copies(tmp_path: Path, monkeypatch
         blob = f"blob {i}".encode()
         path = deck_cache._local_path(hashlib.sha256(blob).hexdigest())
         assert path is not None
-        deck_cache._write_local(path, blob)
+        deck_cache._write_local(path, [blob])
         os.utime(path, (1_000_000 + i, 1_000_000 + i))
     kept = sorted(p.read_bytes() for p in tmp_path.iterdir())
     # the file just written always stays; of the rest, the newest
