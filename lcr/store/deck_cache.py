@@ -21,7 +21,10 @@ row carries (``digest``), written atomically (a temporary name, then renamed); t
 files are kept. The copy is the same layout uncompressed, each payload at a 64-byte boundary
 (``LOCAL_FORMAT``): it is memory-mapped and its frames used in place (Arrow buffers over the
 mapping), so a process starts rating without reading or decoding anything; the pages it
-touches come from the page cache. A copy that cannot be read is passed over for the row.
+touches come from the page cache. A copy that cannot be read is passed over for the row. A
+copy is only ever replaced or removed, never rewritten in place: a process keeps using the file
+it mapped (Linux keeps a removed file's pages while they are mapped), whereas a file truncated
+under it would fault.
 
 Only the latest row is kept. The fields of ``CompiledDeck`` are serialised generically
 (``dataclasses.fields``): a frame or series as Arrow IPC, anything else (tuples of names,
