@@ -393,3 +393,24 @@ def test_the_store_order_is_customer_then_start_time_with_the_first_of_each_call
     }, schema=CDR_SCHEMA)
     expected = frame.filter(pl.col("call_id").is_first_distinct()).sort("customer", "start_time", maintain_order=True)
     assert _store_order(frame).equals(expected)
+
+
+def test_a_new_sqlite_store_has_16_kib_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    # the page size is taken by a new, empty file only; a store made with 4 KiB pages keeps them
+    import sqlite3
+
+    from lcr.store.db import SQLITE_PAGE_SIZE, open_store
+
+    new = open_store(f"sqlite:///{tmp_path / 'new.sqlite'}")
+    with new.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == SQLITE_PAGE_SIZE == 16384
+    new.dispose()
+    old_file = tmp_path / "old.sqlite"
+    with sqlite3.connect(old_file) as raw:
+        raw.execute("PRAGMA page_size=4096")
+        raw.execute("CREATE TABLE t (x)")
+    old = open_store(f"sqlite:///{old_file}")
+    with old.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    old.dispose()
