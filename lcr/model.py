@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import polars as pl
+
 
 class OwnerKind(StrEnum):
     CARRIER = "carrier"
@@ -31,6 +33,22 @@ class Rate:
 
     def in_force(self, at: int) -> bool:
         return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
+
+
+#: The columns of a frame of ``Rate`` versions and their types, declared once: the router reads
+#: the first six (``lcr.routing.inputs.RATE_SCHEMA``), the rating compiler all of them, the
+#: deck planner all of them (a null ``effective_to`` is open).
+RATE_FRAME_SCHEMA: dict[str, pl.DataType] = {
+    "prefix": pl.String(),
+    "destination": pl.String(),
+    "rate": pl.Int64(),
+    "effective_from": pl.Int64(),
+    "effective_to": pl.Int64(),
+    "blocked": pl.Boolean(),
+    "first_interval": pl.Int32(),
+    "next_interval": pl.Int32(),
+    "connect_fee": pl.Int64(),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,20 +31,11 @@ from typing import Any, cast
 import polars as pl
 
 from lcr.errors import DeckProblem, DeckRejected
+from lcr.model import RATE_FRAME_SCHEMA
 
 DAY = 86_400
 VALUE_COLUMNS = ("destination", "rate", "connect_fee", "first_interval", "next_interval", "blocked")
-VERSION_SCHEMA: dict[str, pl.DataType] = {
-    "prefix": pl.String(),
-    "destination": pl.String(),
-    "rate": pl.Int64(),
-    "connect_fee": pl.Int64(),
-    "first_interval": pl.Int32(),
-    "next_interval": pl.Int32(),
-    "effective_from": pl.Int64(),
-    "effective_to": pl.Int64(),
-    "blocked": pl.Boolean(),
-}
+VERSION_SCHEMA: dict[str, pl.DataType] = RATE_FRAME_SCHEMA
 EXISTING_SCHEMA: dict[str, pl.DataType] = {"id": pl.Int64(), **VERSION_SCHEMA}
 CHANGE_SCHEMA: dict[str, pl.DataType] = {
     "prefix": pl.String(),

@@ -45,21 +45,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from lcr.model import RATE_FRAME_SCHEMA
+
 KEY_DIGITS = 18
 FOREVER = 2**63 - 1
 _INT64_MAX = 2**63 - 1
 
-RATE_SCHEMA: dict[str, pl.DataType] = {
-    "prefix": pl.String(),
-    "destination": pl.String(),
-    "rate": pl.Int64(),
-    "effective_from": pl.Int64(),
-    "effective_to": pl.Int64(),
-    "blocked": pl.Boolean(),
-    "first_interval": pl.Int32(),
-    "next_interval": pl.Int32(),
-    "connect_fee": pl.Int64(),
-}
+RATE_SCHEMA: dict[str, pl.DataType] = RATE_FRAME_SCHEMA
 OWNED_RATE_SCHEMA: dict[str, pl.DataType] = {"owner": pl.String(), **RATE_SCHEMA}
 
 _IDX = pl.UInt32

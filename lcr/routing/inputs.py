@@ -7,16 +7,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lcr.model import Carrier, CreditState, Customer
+from lcr.model import RATE_FRAME_SCHEMA, Carrier, CreditState, Customer
 
 #: The columns the router reads from a rates frame, with their types (others are ignored).
 RATE_SCHEMA: dict[str, pl.DataType] = {
-    "prefix": pl.String(),
-    "destination": pl.String(),
-    "rate": pl.Int64(),
-    "effective_from": pl.Int64(),
-    "effective_to": pl.Int64(),
-    "blocked": pl.Boolean(),
+    c: RATE_FRAME_SCHEMA[c] for c in ("prefix", "destination", "rate", "effective_from", "effective_to", "blocked")
 }
 
 

@@ -11,9 +11,9 @@ The row's ``key`` is a hash of
 - the store's state the decks were built from (``state``: the store version, which every deck
   import and every carrier or customer change bumps in its own transaction, the highest rate
   id and the owners' ids and names), so any such change makes the row unreachable;
-- ``CODE_TAG``: this file's ``FORMAT``, the Polars version, the fields of ``CompiledDeck`` and
-  the source of the modules defining it and ``compile_deck``, so a row written by other code
-  is ignored.
+- ``CODE_TAG``: this file's ``FORMAT``, the Polars version, the fields of ``CompiledDeck``, the
+  rate frame's schema (``lcr.model.RATE_FRAME_SCHEMA``) and the source of the modules defining
+  ``CompiledDeck`` and ``compile_deck``, so a row written by other code is ignored.
 
 Reading hundreds of MB out of the database costs more than decoding them, so each machine also
 keeps a local copy of the latest row's decks in ``LCR_DECK_CACHE_DIR``, named by the sha256 the
@@ -51,6 +51,7 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from lcr.config import DECK_CACHE_DIR
+from lcr.model import RATE_FRAME_SCHEMA
 from lcr.rating.deck import CompiledDeck, compile_deck
 from lcr.store.schema import compiled_decks
 
@@ -65,6 +66,7 @@ def _code_tag() -> str:
     h = hashlib.sha256(FORMAT.encode())
     h.update(pl.__version__.encode())
     h.update(repr([(f.name, str(f.type)) for f in fields(CompiledDeck)]).encode())
+    h.update(repr(RATE_FRAME_SCHEMA).encode())  # compile_deck's input types, declared in lcr.model
     for source in sorted({str(inspect.getsourcefile(CompiledDeck)), str(inspect.getsourcefile(compile_deck))}):
         h.update(Path(source).read_bytes())
     return h.hexdigest()
