@@ -325,8 +325,7 @@ class _Stage:
         self._written = [threading.Event()]  # keys, then each chunk
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        ids = frame.select(pl.col("call_id").unique().sort())  # those of the ordered batch: each call_id once
-        self._threads = [self._thread("lcr-cdr-keys", self._write_keys, ids, then=[])]
+        self._threads = [self._thread("lcr-cdr-keys", self._write_keys, frame, then=[])]
 
     @property
     def keys(self) -> str:
@@ -375,7 +374,8 @@ class _Stage:
         for thread in self._threads:
             thread.join()
 
-    def _write_keys(self, ids: pl.DataFrame) -> None:
+    def _write_keys(self, frame: pl.DataFrame) -> None:
+        ids = frame.select(pl.col("call_id").unique().sort())  # those of the ordered batch: each call_id once
         _ingest(self.paths[0], "keys", ids, "adbc.ingest.mode.create")
 
     def _rate_all(self) -> None:
