@@ -296,11 +296,12 @@ _START_BOUND = 2**40  # start times in [0, 2**40) seconds (till the year 36812) 
 
 # SQLite binds parameters one by one from Python objects (~4 s per million 22-column rows); a
 # batch at least this large is instead written to scratch databases by ADBC (Arrow buffers bound
-# in C, ~2 s per million), then stored from there by ``INSERT ... SELECT``. Smaller batches (the
-# API's) are bound from Python: the scratch files' fixed cost is not worth it there.
+# in C, ~1.2 s per million, on threads of their own), then stored from there by ``INSERT ...
+# SELECT``. Smaller batches (the API's) are bound from Python: the scratch files' fixed cost is
+# not worth it there.
 SQLITE_STAGE_MIN_ROWS = 20_000
 SQLITE_STAGE_CHUNK_ROWS = 125_000  # one scratch file per chunk: chunk k is written while k - 1 is stored
-_STAGE = "lcr_stage"  # schema names lcr_stage0, lcr_stage1, ... on the import's connection
+_STAGE = "lcr_stage"  # schema names lcr_stage_keys, lcr_stage0, lcr_stage1, ... on the import's connection
 
 
 class _Stage:
