@@ -204,7 +204,7 @@ def check_ledger(engine: Engine) -> str:
 
 
 def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: int, rated: pl.DataFrame,
-          only_import: bool = False) -> dict[str, object]:
+          only_import: bool = False, pg_brin: bool = False) -> dict[str, object]:
     from lcr.store.db import open_store
     from lcr.store.schema import compiled_decks
 
@@ -217,6 +217,11 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         rows = load_world(engine, world)
         if db == "postgresql":
             with engine.connect() as c:
+                if pg_brin:  # an experiment, not lcr's schema: see --pg-brin
+                    c.execute(text("DROP INDEX ix_cdrs_customer_start"))
+                    c.execute(text("CREATE INDEX ix_cdrs_customer_start ON cdrs USING brin (customer, start_time) "
+                                   "WITH (pages_per_range = 16, autosummarize = on)"))
+                    c.commit()
                 c.execute(text("ANALYZE"))
         print(f"[{db}] world loaded: {rows:,} rate rows in {time.perf_counter() - t0:.1f} s", flush=True)
         me = python_module("bench.cdr_import", "--child", url)
@@ -302,6 +307,8 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--scale", type=float, default=1.0, help="world size (1.0: the 2,000,000-row deck world)")
     ap.add_argument("--only-import", action="store_true", help="the cold import only: no warm, CLI or repeated import")
+    ap.add_argument("--pg-brin", action="store_true",
+                    help="an experiment: PostgreSQL's (customer, start_time) index as BRIN instead of lcr's B-tree")
     ap.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -327,7 +334,7 @@ def main() -> None:
         print(f"world + {n:,}-call files generated in {time.perf_counter() - t0:.1f} s "
               f"({files['main'].stat().st_size / 1e6:.0f} MB)", flush=True)
         rated = rated_output(files, world)
-        results = [bench(db, world, files, work, n, rated, args.only_import)
+        results = [bench(db, world, files, work, n, rated, args.only_import, args.pg_brin)
                    for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,))]
         for r in results:
             t_floor = r["floor"]
