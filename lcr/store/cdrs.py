@@ -6,13 +6,13 @@ this process's memory, the machine's memory-mapped copy or the store). One trans
 everything, rating the calls on the way (a small SQLite batch is rated before it, so no write
 lock is held meanwhile; a large one chunk by chunk by threads of its own while the keys, then
 the chunks before, are stored; on PostgreSQL chunk by chunk while the server COPYs the keys,
-then the chunks before): the import record, the calls (each call_id once in ``cdr_keys``: a call seen before, in any
-file, format, run or concurrent importer, is a duplicate and charged nothing), the quarantined
-lines, one ``charges`` ledger entry per customer, the balance updates and the credit version
-bump. Charges are summed from the rows this batch actually stored, so a duplicate can never be
-charged twice even when two importers race (PostgreSQL: the second waits for the first's lock
-on ``cdr_keys``, then finds its calls stored; SQLite: writers hold the database's write lock
-in turn)."""
+then the chunks before): the import record, the calls (each call_id once in ``cdr_keys``: a
+call seen before, in any file, format, run or concurrent importer, is a duplicate and charged
+nothing), the quarantined lines, one ``charges`` ledger entry per customer, the balance updates
+and the credit version bump. Charges are summed from the rows this batch actually stored, so a
+duplicate can never be charged twice even when two importers race (PostgreSQL: the second waits
+for the first's lock on ``cdr_keys``, then finds its calls stored; SQLite: writers hold the
+database's write lock in turn)."""
 
 from __future__ import annotations
 
@@ -199,6 +199,10 @@ class Rater:
             .then(pl.col("sell_amount") - pl.col("buy_amount")).alias("margin")
         )
 
+    def rows(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The calls of ``frame`` rated, as stored (``STORED_COLUMNS``)."""
+        return self(frame).select(STORED_COLUMNS)
+
 
 def rater(conn: Connection, clock: _Clock | None = None) -> Rater:
     """The store's ``Rater`` now (all rate versions)."""
@@ -227,18 +231,18 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
     staged = not postgres and frame.height >= SQLITE_STAGE_MIN_ROWS
     calls = None
     with _staged(frame if staged else None) as stage:  # its keys file written while the batch is ordered
-        if not postgres:  # PostgreSQL orders the batch while the server stores its keys
+        if not postgres:  # PostgreSQL orders and rates the batch while the server stores its keys
             frame = _store_order(frame)
             clock.lap("order")
-        if frame.height and not postgres:
-            with engine.connect() as conn:  # reads (and, after a deck change, saves the compiled decks)
-                rate = rater(conn, clock)
-                conn.commit()
-            if stage is not None:
-                stage.fill(frame, rate)
-            else:  # rated before the write lock is taken
-                calls = rate(frame).select(STORED_COLUMNS)
-                clock.lap("rate")
+            if frame.height:
+                with engine.connect() as conn:  # reads (and, after a deck change, saves the compiled decks)
+                    rate = rater(conn, clock)
+                    conn.commit()
+                if stage is not None:
+                    stage.fill(frame, rate)
+                else:  # rated before the write lock is taken
+                    calls = rate.rows(frame)
+                    clock.lap("rate")
         with _writing(engine, stage) as conn:
             clock.lap("stage" if stage is not None else "setup")
             report.import_id = int(conn.execute(insert(cdr_imports).values(
@@ -294,6 +298,12 @@ def _store_order(frame: pl.DataFrame) -> pl.DataFrame:
 _START_BOUND = 2**40  # start times in [0, 2**40) seconds (till the year 36812) sort on one integer
 
 
+def _distinct_call_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """The batch's call_ids, each once, sorted (the keys to store): those of ``_store_order``'s
+    output, found without waiting for it."""
+    return frame.select(pl.col("call_id").unique().sort())
+
+
 # SQLite binds parameters one by one from Python objects (~4 s per million 22-column rows); a
 # batch at least this large is instead written to scratch databases by ADBC (Arrow buffers bound
 # in C, ~1.2 s per million, on threads of their own), then stored from there by ``INSERT ...
@@ -346,7 +356,7 @@ class _Stage:
         self.schemas += [f"{_STAGE}{i}" for i in range(len(self.parts))]
         self._rated = [threading.Event() for _ in self.parts]
         self._written += [threading.Event() for _ in self.parts]
-        empty = rate(self.parts[0].clear()).select(STORED_COLUMNS)
+        empty = rate.rows(self.parts[0].clear())
         for path in self.paths[1:]:
             _ingest(path, "cdrs", empty, "adbc.ingest.mode.create")
         self._threads[0].join()
@@ -376,15 +386,14 @@ class _Stage:
             thread.join()
 
     def _write_keys(self, frame: pl.DataFrame) -> None:
-        ids = frame.select(pl.col("call_id").unique().sort())  # those of the ordered batch: each call_id once
-        _ingest(self.paths[0], "keys", ids, "adbc.ingest.mode.create")
+        _ingest(self.paths[0], "keys", _distinct_call_ids(frame), "adbc.ingest.mode.create")
 
     def _rate_all(self) -> None:
         assert self._rate is not None
         for part, rated in zip(self.parts, self._rated, strict=True):
             if self._stop.is_set():
                 break
-            self.rated.append(self._rate(part).select(STORED_COLUMNS))
+            self.rated.append(self._rate.rows(part))
             rated.set()
 
     def _write_all(self) -> None:
@@ -598,8 +607,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
     SELECT ... ON CONFLICT`` it replaces inserted row by row (several times the server's CPU).
     """
     driver = conn.connection.driver_connection
-    # the batch's distinct call_ids: those of _store_order's output, which is made meanwhile
-    keys = frame.select(pl.col("call_id").unique().sort(), pl.lit(import_id, pl.Int64).alias("import_id"))
+    keys = _distinct_call_ids(frame).with_columns(pl.lit(import_id, pl.Int64).alias("import_id"))
     rated: list[pl.DataFrame] = []
     copies: list[Future[None]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-copy") as pool:  # conn's thread: jobs run in order
@@ -612,7 +620,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                 rate = rater(read, clock)
                 read.commit()
             for part in parts:  # as many chunks as are rated while the server stores the keys
-                rated.append(rate(part).select(STORED_COLUMNS))
+                rated.append(rate.rows(part))
                 if keyed.done():
                     break
             clock.lap("rate")
@@ -621,12 +629,12 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             if stored.len() == keys.height:  # every call was stored before: nothing more to rate or store
                 return []
             summaries = []
+            new = ~pl.col("call_id").is_in(stored.implode())  # the calls stored before are not rated, nor stored
             for i, part in enumerate(parts):
-                if stored.len():  # the calls stored before are not rated (again), nor stored
-                    new = ~pl.col("call_id").is_in(stored.implode())
-                    calls = rated[i].filter(new) if i < len(rated) else rate(part.filter(new)).select(STORED_COLUMNS)
+                if i < len(rated):
+                    calls = rated[i].filter(new) if stored.len() else rated[i]
                 else:
-                    calls = rated[i] if i < len(rated) else rate(part).select(STORED_COLUMNS)
+                    calls = rate.rows(part.filter(new) if stored.len() else part)
                 summaries.append(calls)
                 if calls.height:
                     encoded = encode(calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))

@@ -33,10 +33,6 @@ def copy_input(cur: Any, table: str, encoded: CopyInput) -> None:
 
 
 def encode(frame: pl.DataFrame) -> CopyInput:
-    return CopyInput(tuple(frame.columns), *_encode(frame))
-
-
-def _encode(frame: pl.DataFrame) -> tuple[str, memoryview]:
     """The frame as COPY input, no header: COPY's text format (tab-separated, null as ``\\N``;
     about a tenth less server CPU to parse than CSV), or CSV (a null is an unquoted empty field,
     "" an empty string) when a text value holds a tab, a line break or a backslash."""
@@ -46,6 +42,6 @@ def _encode(frame: pl.DataFrame) -> tuple[str, memoryview]:
     buf = io.BytesIO()
     if escapes:
         frame.write_csv(buf, include_header=False)
-        return "csv", buf.getbuffer()
-    frame.write_csv(buf, include_header=False, separator="\t", quote_style="never", null_value="\\N")
-    return "text", buf.getbuffer()
+    else:
+        frame.write_csv(buf, include_header=False, separator="\t", quote_style="never", null_value="\\N")
+    return CopyInput(tuple(frame.columns), "csv" if escapes else "text", buf.getbuffer())
