@@ -44,7 +44,7 @@ from lcr.store.ledger import Alarm, bump_credit, post, raise_alarms
 from lcr.store.parties import list_customers
 from lcr.store.pgcopy import CopyInput, copy_frame, copy_input, encode
 from lcr.store.rates import load_all_versions
-from lcr.store.schema import carriers, cdr_imports, cdr_quarantine, customers, rates
+from lcr.store.schema import BULK_MIN_CALLS, carriers, cdr_imports, cdr_quarantine, customers, rates
 
 UNKNOWN_CUSTOMER = "unknown customer"
 STORED_COLUMNS = [
@@ -629,6 +629,9 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             if stored.len() == keys.height:  # every call was stored before: nothing more to rate or store
                 return []
             summaries = []
+            # a large import's calls lie together in store order: the BRIN index finds them (schema.cdrs.bulk)
+            marks = [pl.lit(import_id, pl.Int64).alias("import_id"),
+                     pl.lit(keys.height - stored.len() >= BULK_MIN_CALLS).alias("bulk")]
             new = ~pl.col("call_id").is_in(stored.implode())  # the calls stored before are not rated, nor stored
             for i, part in enumerate(parts):
                 if i < len(rated):
@@ -637,7 +640,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                     calls = rate.rows(part.filter(new) if stored.len() else part)
                 summaries.append(calls)
                 if calls.height:
-                    encoded = encode(calls.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
+                    encoded = encode(calls.with_columns(marks))
                     copies.append(pool.submit(_pg_copy, driver, encoded))
                 failed = next((c for c in copies if c.done() and c.exception() is not None), None)
                 if failed is not None:  # the transaction is lost: stop rating

@@ -29,7 +29,7 @@ from lcr.model import Customer
 from lcr.store.db import writing
 from lcr.store.ledger import payments_between
 from lcr.store.parties import list_customers
-from lcr.store.schema import cdrs, customers, invoices, ledger
+from lcr.store.schema import cdrs, customers, either_index, invoices, ledger
 
 
 def local_period(customer: Customer, first: dt.date, last: dt.date) -> tuple[int, int]:
@@ -70,7 +70,7 @@ def _gather(conn: Connection, customer: Customer, cid: int, first: dt.date, last
     rows = conn.execute(
         select(cdrs.c.id, cdrs.c.call_id, cdrs.c.start_time, cdrs.c.dst, cdrs.c.sell_destination, cdrs.c.sell_prefix,
                cdrs.c.billsec, cdrs.c.sell_billed, cdrs.c.sell_rate, cdrs.c.sell_amount)
-        .where(cdrs.c.customer == customer.name, cdrs.c.start_time >= start, cdrs.c.start_time < end,
+        .where(either_index(cdrs.c.customer == customer.name, cdrs.c.start_time >= start, cdrs.c.start_time < end),
                cdrs.c.sell_amount.is_not(None), cdrs.c.billsec > 0, cdrs.c.invoice_id.is_(None))
         .order_by(cdrs.c.start_time, cdrs.c.call_id)
     ).all()
@@ -79,7 +79,7 @@ def _gather(conn: Connection, customer: Customer, cid: int, first: dt.date, last
     adj_rows = conn.execute(
         select(cdrs.c.id, cdrs.c.call_id, cdrs.c.start_time, cdrs.c.sell_destination, cdrs.c.invoiced_amount,
                cdrs.c.sell_amount)
-        .where(cdrs.c.customer == customer.name, cdrs.c.invoice_id.is_not(None),
+        .where(either_index(cdrs.c.customer == customer.name), cdrs.c.invoice_id.is_not(None),
                func.coalesce(cdrs.c.sell_amount, 0) != cdrs.c.invoiced_amount)
         .order_by(cdrs.c.start_time, cdrs.c.call_id)
     ).all()

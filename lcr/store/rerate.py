@@ -19,7 +19,7 @@ from lcr.store.cdrs import rate_frame
 from lcr.store.db import writing
 from lcr.store.ledger import Alarm, bump_credit, post, raise_alarms
 from lcr.store.pgcopy import copy_frame
-from lcr.store.schema import cdrs, customers
+from lcr.store.schema import cdrs, customers, either_index
 
 RATED = ["sell_prefix", "sell_destination", "sell_rate", "sell_billed", "sell_amount", "sell_reason",
          "buy_prefix", "buy_rate", "buy_billed", "buy_amount", "buy_reason", "margin"]
@@ -52,10 +52,10 @@ class RerateReport:
 
 def _stored(conn: Connection, start: int, end: int, customer: str | None) -> pl.DataFrame:
     cols = [c for c in CDR_SCHEMA if c != "line"]
-    where = [cdrs.c.start_time >= start, cdrs.c.start_time < end]
+    where = and_(cdrs.c.start_time >= start, cdrs.c.start_time < end)
     if customer is not None:
-        where.append(cdrs.c.customer == customer)
-    rows = conn.execute(select(*(cdrs.c[c] for c in cols + RATED), cdrs.c.id).where(and_(*where))).all()
+        where = either_index(cdrs.c.customer == customer, where)
+    rows = conn.execute(select(*(cdrs.c[c] for c in cols + RATED), cdrs.c.id).where(where)).all()
     schema = {**{c: CDR_SCHEMA[c] for c in cols}, **{c: pl.String() if c.endswith(("_reason", "_prefix",
                                                                                        "_destination"))
                                                     else pl.Int64() for c in RATED}, "id": pl.Int64()}

@@ -1,10 +1,12 @@
-"""Test helpers for the store: a snapshot of every table, to prove that nothing was written."""
+"""Test helpers for the store: a snapshot of every table, to prove that nothing was written; every
+test of a module run with small and with bulk imports."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from lcr.store.schema import metadata
@@ -25,3 +27,13 @@ def sqlite_files_digest(url: str) -> str:
     for p in (path, path.with_name(path.name + "-wal")):
         h.update(p.read_bytes() if p.exists() else b"<absent>")
     return h.hexdigest()
+
+
+@pytest.fixture(autouse=True, params=["small import", "bulk import"])
+def import_size(request: pytest.FixtureRequest, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test once with its calls stored as a small import's, once as a large import's (on
+    PostgreSQL: ``bulk``, found through the BRIN index instead of the B-tree)."""
+    if request.param == "bulk import":
+        if not store_url.startswith("postgresql"):
+            pytest.skip("SQLite keeps every call in its B-tree")
+        monkeypatch.setattr("lcr.store.cdrs.BULK_MIN_CALLS", 1)

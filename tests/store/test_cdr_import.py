@@ -414,3 +414,61 @@ def test_a_new_sqlite_store_has_16_kib_pages_and_an_old_one_keeps_its_own(tmp_pa
         assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     old.dispose()
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_large_import_stores_bulk_calls_that_the_brin_index_finds(world, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL: an import of BULK_MIN_CALLS new calls or more marks them bulk (the BRIN index
+    # holds them, the B-tree does not); a smaller one does not. A query by customer and period,
+    # said with either_index, ORs both indexes (never the whole table) and finds every call,
+    # before and after the BRIN ranges are summarised
+    from sqlalchemy import func, select
+    from sqlalchemy.dialects import postgresql
+
+    import lcr.store.cdrs as store_cdrs
+    from lcr.store.schema import cdrs, either_index
+
+    monkeypatch.setattr(store_cdrs, "BULK_MIN_CALLS", 40)
+    head = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+
+    def calls(prefix: str, n: int, customer: str = "globex") -> Path:
+        f = tmp_path / f"{prefix}.csv"
+        f.write_text(head + "".join(f"{prefix}-{i},{customer},acme,1,4915123456789,2026-11-{1 + i % 28:02d}T10:00:00Z"
+                                    f",,,60,ANSWERED\n" for i in range(n)))
+        return f
+
+    assert import_cdr_file(world, calls("big", 50)).imported == 50  # 50 new calls: bulk
+    assert import_cdr_file(world, calls("small", 30)).imported == 30
+    assert import_cdr_file(world, calls("big", 45)).imported == 0  # 50 read, none new: nothing stored
+    assert import_cdr_file(world, calls("other", 39, customer="initech")).imported == 39
+    with world.connect() as conn:
+        by_bulk = dict(conn.execute(select(cdrs.c.bulk, func.count()).group_by(cdrs.c.bulk)).all())
+        assert by_bulk == {True: 50, False: 69}
+        indexes = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cdrs'")).all())
+        assert "USING brin (customer, start_time)" in indexes["ix_cdrs_bulk_customer_start"]
+        assert indexes["ix_cdrs_bulk_customer_start"].endswith("WHERE bulk")
+        assert indexes["ix_cdrs_customer_start"].endswith("WHERE (NOT bulk)")
+
+        query = select(func.count()).where(either_index(
+            cdrs.c.customer == "globex", cdrs.c.start_time >= 1_793_491_200, cdrs.c.start_time < 1_794_182_400))
+        sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+        def counted(*settings: str) -> tuple[int, str]:
+            for s in settings:
+                conn.execute(text(f"SET LOCAL {s}"))
+            plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+            return conn.execute(query).scalar_one(), plan
+
+        by_index, plan = counted("enable_seqscan = off")
+        assert "ix_cdrs_bulk_customer_start" in plan and "ix_cdrs_customer_start" in plan and "Seq Scan" not in plan
+        conn.rollback()
+        by_table, plan = counted("enable_bitmapscan = off", "enable_indexscan = off")
+        assert "Seq Scan" in plan
+        conn.rollback()
+        conn.execute(text("SELECT brin_summarize_new_values('ix_cdrs_bulk_customer_start')"))
+        summarised, _ = counted("enable_seqscan = off")
+        conn.rollback()
+    # globex's calls on 2026-11-01 .. 2026-11-08 (the big file's and the small file's), none of initech's
+    expected = sum(1 for i in range(50) if 1 + i % 28 <= 8) + sum(1 for i in range(30) if 1 + i % 28 <= 8)
+    assert by_index == by_table == summarised == expected

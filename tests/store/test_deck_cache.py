@@ -222,8 +222,13 @@ def test_migrations_give_the_schema_of_schema_py(engine) -> None:  # type: ignor
 
     from lcr.store.schema import metadata
 
+    def here(obj, name, kind, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+        # an index made on one dialect only (``Index.ddl_if``: the BRIN of bulk calls) is not missing elsewhere
+        only = getattr(obj, "_ddl_if", None)
+        return only is None or only.dialect in (None, engine.dialect.name)
+
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_object": here}), metadata)
     ours = [d for d in diff if any(name in repr(d) for name in ("compiled_decks", "'cdrs'", "ix_cdrs", "cdr_keys"))]
     assert ours == []
 

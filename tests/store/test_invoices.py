@@ -14,6 +14,7 @@ from lcr.store.cdrs import import_cdr_file
 from lcr.store.imports import import_deck, parse_received
 from lcr.store.invoices import issue_invoice
 from lcr.store.rerate import rerate
+from tests.store.helpers import import_size  # noqa: F401  (autouse: small and bulk imports)
 from tests.world import load_sample_world
 
 NOV = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))

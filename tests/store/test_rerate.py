@@ -9,6 +9,7 @@ from lcr.store.cdrs import import_cdr_file
 from lcr.store.imports import import_deck, parse_received
 from lcr.store.ledger import balance_of, ledger_sum
 from lcr.store.rerate import margin_report, rerate
+from tests.store.helpers import import_size  # noqa: F401  (autouse: small and bulk imports)
 from tests.world import load_sample_world
 
 NOV = (parse_received("2026-11-01"), parse_received("2026-12-01"))
