@@ -629,9 +629,10 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             if stored.len() == keys.height:  # every call was stored before: nothing more to rate or store
                 return []
             summaries = []
+            fresh = keys.height - stored.len()
+            next_id = pool.submit(_pg_reserve_ids, driver, fresh).result()
             # a large import's calls lie together in store order: the BRIN index finds them (schema.cdrs.bulk)
-            marks = [pl.lit(import_id, pl.Int64).alias("import_id"),
-                     pl.lit(keys.height - stored.len() >= BULK_MIN_CALLS).alias("bulk")]
+            marks = [pl.lit(import_id, pl.Int64).alias("import_id"), pl.lit(fresh >= BULK_MIN_CALLS).alias("bulk")]
             new = ~pl.col("call_id").is_in(stored.implode())  # the calls stored before are not rated, nor stored
             for i, part in enumerate(parts):
                 if i < len(rated):
@@ -640,7 +641,9 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                     calls = rate.rows(part.filter(new) if stored.len() else part)
                 summaries.append(calls)
                 if calls.height:
-                    encoded = encode(calls.with_columns(marks))
+                    ids = pl.int_range(next_id, next_id + calls.height, dtype=pl.Int64).alias("id")
+                    next_id += calls.height
+                    encoded = encode(calls.with_columns(*marks, ids))
                     copies.append(pool.submit(_pg_copy, driver, encoded))
                 failed = next((c for c in copies if c.done() and c.exception() is not None), None)
                 if failed is not None:  # the transaction is lost: stop rating
@@ -651,6 +654,17 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
         for copy in copies:
             copy.result()
     return _summary(pl.concat(summaries)) if summaries else []
+
+
+def _pg_reserve_ids(driver: Any, count: int) -> int:
+    """The first of ``count`` consecutive new ``cdrs`` ids, taken from its sequence at once: the
+    rows then carry their ids and the server does not call ``nextval`` a million times (a twentieth
+    of the rows' COPY). Safe because every writer of ``cdrs`` is an importer holding the
+    ``cdr_keys`` lock (see ``_pg_keys``): no ``nextval`` comes between the two here."""
+    with driver.cursor() as cur:
+        cur.execute("SELECT setval('cdrs_id_seq', nextval('cdrs_id_seq') + %s - 1)", (count,))
+        (last,) = cur.fetchone()
+    return int(last) - count + 1
 
 
 def _pg_copy(driver: Any, encoded: CopyInput) -> None:
