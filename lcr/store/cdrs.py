@@ -607,11 +607,10 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
     SELECT ... ON CONFLICT`` it replaces inserted row by row (several times the server's CPU).
     """
     driver = conn.connection.driver_connection
-    keys = _distinct_call_ids(frame).with_columns(pl.lit(import_id, pl.Int64).alias("import_id"))
     rated: list[pl.DataFrame] = []
     copies: list[Future[None]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-copy") as pool:  # conn's thread: jobs run in order
-        keyed = pool.submit(_pg_keys, driver, keys)
+        keyed = pool.submit(_pg_keys, driver, frame, import_id)  # the keys found there while this orders the batch
         try:
             frame = _store_order(frame)
             clock.lap("order")
@@ -624,12 +623,12 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                 if keyed.done():
                     break
             clock.lap("rate")
-            stored = keyed.result()
+            keys, stored = keyed.result()
             clock.lap("keys")
-            if stored.len() == keys.height:  # every call was stored before: nothing more to rate or store
+            if stored.len() == keys:  # every call was stored before: nothing more to rate or store
                 return []
             summaries = []
-            fresh = keys.height - stored.len()
+            fresh = keys - stored.len()
             next_id = pool.submit(_pg_reserve_ids, driver, fresh).result()
             # a large import's calls lie together in store order: the BRIN index finds them (schema.cdrs.bulk)
             marks = [pl.lit(import_id, pl.Int64).alias("import_id"), pl.lit(fresh >= BULK_MIN_CALLS).alias("bulk")]
@@ -672,9 +671,9 @@ def _pg_copy(driver: Any, encoded: CopyInput) -> None:
         copy_input(cur, "cdrs", encoded)
 
 
-def _pg_keys(driver: Any, keys: pl.DataFrame) -> pl.Series:
-    """Store the new of ``keys`` (call_id, import_id; call_id order) in ``cdr_keys``; return the
-    call_ids stored before.
+def _pg_keys(driver: Any, frame: pl.DataFrame, import_id: int) -> tuple[int, pl.Series]:
+    """Store the new of the batch's call_ids in ``cdr_keys`` (with ``import_id``); return how many
+    distinct call_ids the batch has and those stored before.
 
     ``cdr_keys`` is locked against other importers first (SHARE ROW EXCLUSIVE: readers go on,
     and so do invoices and re-rates, which never write it), so what it holds cannot change
@@ -685,12 +684,13 @@ def _pg_keys(driver: Any, keys: pl.DataFrame) -> pl.Series:
     """
     import psycopg
 
+    keys = _distinct_call_ids(frame).with_columns(pl.lit(import_id, pl.Int64).alias("import_id"))
     with driver.cursor() as cur:
         cur.execute("LOCK TABLE cdr_keys IN SHARE ROW EXCLUSIVE MODE")
         try:
             with driver.transaction():
                 copy_frame(cur, "cdr_keys", keys)
-            return pl.Series("call_id", [], dtype=pl.String)
+            return keys.height, pl.Series("call_id", [], dtype=pl.String)
         except psycopg.errors.UniqueViolation:
             pass
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text) ON COMMIT DROP")
@@ -699,7 +699,7 @@ def _pg_keys(driver: Any, keys: pl.DataFrame) -> pl.Series:
         cur.execute("SELECT b.call_id FROM cdr_batch_ids b JOIN cdr_keys k ON k.call_id = b.call_id")
         stored = pl.Series("call_id", [r[0] for r in cur.fetchall()], dtype=pl.String)
         copy_frame(cur, "cdr_keys", keys.filter(~pl.col("call_id").is_in(stored.implode())))
-    return stored
+    return keys.height, stored
 
 
 def _sqlite_insert(driver: Any, cur: Any, frame: pl.DataFrame, table: str) -> None:
