@@ -618,10 +618,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
                 rate = rater(read, clock)
                 read.commit()
-            for part in parts:  # as many chunks as are rated while the server stores the keys
-                rated.append(rate.rows(part))
-                if keyed.done():
-                    break
+            rated.append(rate.rows(parts[0]))  # the first COPY's; the rest wait: the keys' server needs a core
             clock.lap("rate")
             keys, stored = keyed.result()
             clock.lap("keys")
