@@ -21,8 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    false,
     and_,
+    false,
     or_,
     text,
 )
