@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -107,14 +107,20 @@ def _with_raw(batch: CdrBatch, data: bytes) -> CdrBatch:
 
 
 def read_canonical_csv(
-    path: Path, *, carrier_aliases: Mapping[str, str], customer_aliases: Mapping[str, str]
+    path: Path, *, carrier_aliases: Mapping[str, str], customer_aliases: Mapping[str, str],
+    on_call_ids: Callable[[pl.DataFrame], None] | None = None,
 ) -> CdrBatch:
+    """``on_call_ids``: given the ``line`` and ``call_id`` text columns of a plain file as soon
+    as its fields are split, before they are checked (a caller's head start; malformed lines
+    included)."""
     file = str(path)
     data = path.read_bytes()
     plain = _plain_text(data, file)
     if plain is not None:
         if plain.height == 0:
             return CdrBatch(empty_frame(), (), file)
+        if on_call_ids is not None:
+            on_call_ids(plain.select("line", "call_id"))
         batch = normalise(
             plain, file=file, source_names=SAME_NAMES, local_tz="UTC",
             carrier_aliases=carrier_aliases, customer_aliases=customer_aliases,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
+
+import polars as pl
 
 from lcr.cdrs import asterisk, canonical, freeswitch
 from lcr.cdrs.batch import CdrBatch
@@ -43,6 +45,7 @@ def read_cdrs(
     switch_tz: str = "UTC",
     carrier_aliases: Mapping[str, str] | None = None,
     customer_aliases: Mapping[str, str] | None = None,
+    on_call_ids: Callable[[pl.DataFrame], None] | None = None,
 ) -> CdrBatch:
     """Read a CDR file into a normalised frame plus one problem per malformed line.
 
@@ -50,8 +53,11 @@ def read_cdrs(
     ``parquet``, or None to detect. ``switch_tz`` is the zone of the switch's local times
     (FreeSWITCH, Asterisk); canonical times are UTC unless they carry an offset.
     ``carrier_aliases`` maps a switch peer name to a carrier, ``customer_aliases`` an account
-    code to a customer. Raises ``CdrRejected`` when the file as a whole is not readable as
-    that format (no canonical header, unknown shape); bad lines never raise.
+    code to a customer. ``on_call_ids`` is given the ``line`` and ``call_id`` text columns as
+    soon as a canonical CSV file's fields are split, before they are checked (the PostgreSQL
+    import starts storing the keys then); other files do not call it. Raises ``CdrRejected``
+    when the file as a whole is not readable as that format (no canonical header, unknown
+    shape); bad lines never raise.
     """
     p = Path(path)
     if not p.is_file():
@@ -61,7 +67,7 @@ def read_cdrs(
         fmt = "parquet"
     names = {"carrier_aliases": carrier_aliases or {}, "customer_aliases": customer_aliases or {}}
     if fmt == "canonical":
-        return canonical.read_canonical_csv(p, **names)
+        return canonical.read_canonical_csv(p, **names, on_call_ids=on_call_ids)
     if fmt == "parquet":
         return canonical.read_canonical_parquet(p, **names)
     if fmt == "freeswitch":

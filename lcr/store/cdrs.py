@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -221,7 +221,9 @@ def rate_frame(conn: Connection, frame: pl.DataFrame, clock: _Clock | None = Non
 
 def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrProblem, ...] | list[CdrProblem], *,
                      source: str, fmt: str, content_hash: str | None = None,
-                     warnings: tuple[CdrProblem, ...] = ()) -> CdrImportReport:
+                     warnings: tuple[CdrProblem, ...] = (), early: _PgEarly | None = None) -> CdrImportReport:
+    """Import a checked batch (``frame``: ``CDR_SCHEMA``; ``problems``: its malformed lines).
+    ``early``: the transaction that PostgreSQL's import of the file began while reading it."""
     report = CdrImportReport(source, fmt, lines=frame.height, malformed=len(problems), problems=list(problems),
                              warnings=[str(w) for w in warnings])
     clock = _Clock(report.timings)
@@ -243,22 +245,16 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                 else:  # rated before the write lock is taken
                     calls = rate.rows(frame)
                     clock.lap("rate")
-        with _writing(engine, stage) as conn:
+        with early.transaction() if early is not None else _writing(engine, stage) as conn:
             clock.lap("stage" if stage is not None else "setup")
-            report.import_id = int(conn.execute(insert(cdr_imports).values(
-                source=source, format=fmt, content_hash=content_hash, summary="{}", created_at=int(time.time()),
-            )).inserted_primary_key[0])  # type: ignore[index]
-            if problems:
-                now = int(time.time())
-                conn.execute(insert(cdr_quarantine), [
-                    {"import_id": report.import_id, "source": source, "line": p.line, "raw": p.raw,
-                     "reason": str(p), "created_at": now} for p in problems])
+            report.import_id = early.import_id if early is not None else _new_import(conn, source, fmt)
             clock.lap("setup")
+            if postgres and (frame.height or early is not None):  # early: its keys are stored already
+                bad_lines = [p.line for p in problems if p.line is not None]
+                _fill_counts(report, _pg_store(engine, conn, frame, report.import_id, clock, early, bad_lines))
+            elif frame.height:
+                _fill_counts(report, _insert_new(conn, calls, report.import_id, stage=stage))
             if frame.height:
-                if postgres:
-                    _fill_counts(report, _pg_store(engine, conn, frame, report.import_id, clock))
-                else:
-                    _fill_counts(report, _insert_new(conn, calls, report.import_id, stage=stage))
                 clock.lap("insert")
                 ids = dict(conn.execute(select(customers.c.name, customers.c.id)).all())
                 for name, amount in report.charged.items():
@@ -269,12 +265,25 @@ def import_cdr_batch(engine: Engine, frame: pl.DataFrame, problems: tuple[CdrPro
                         alarms.append(alarm)
                 if report.charged:
                     bump_credit(conn)
+            if problems:
+                now = int(time.time())
+                conn.execute(insert(cdr_quarantine), [
+                    {"import_id": report.import_id, "source": source, "line": p.line, "raw": p.raw,
+                     "reason": str(p), "created_at": now} for p in problems])
             conn.execute(cdr_imports.update().where(cdr_imports.c.id == report.import_id).values(
+                content_hash=content_hash,
                 summary=json.dumps({k: v for k, v in report.to_json().items() if k not in ("problems", "warnings")})))
             clock.lap("ledger")
     clock.lap("commit")
     raise_alarms(alarms)
     return report
+
+
+def _new_import(conn: Connection, source: str, fmt: str) -> int:
+    """A new ``cdr_imports`` row (its hash and summary are written last); its id."""
+    return int(conn.execute(insert(cdr_imports).values(
+        source=source, format=fmt, summary="{}", created_at=int(time.time()),
+    )).inserted_primary_key[0])  # type: ignore[index]
 
 
 def _store_order(frame: pl.DataFrame) -> pl.DataFrame:
@@ -594,38 +603,51 @@ def _insert_new(conn: Connection, calls: pl.DataFrame | None, import_id: int, *,
 PG_CHUNK_ROWS = 125_000  # the rows are COPYed a chunk at a time, each while the next is rated and encoded
 
 
-def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: int, clock: _Clock) -> _Summary:
+def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: int, clock: _Clock,
+              early: _PgEarly | None = None, bad_lines: list[int] | None = None) -> _Summary:
     """PostgreSQL: rate the calls of the batch and store those whose call_id is new (a call_id
     repeated within it: its first line), COPYed straight into ``cdr_keys`` and ``cdrs`` in the
     import's transaction ``conn``; summarise them.
 
     Everything on ``conn`` runs on a thread of its own, in order: first the keys (see
-    ``_pg_keys``), then the rows, one COPY per chunk of ``PG_CHUNK_ROWS``. This thread orders the
-    batch (``_store_order``) and rates the calls meanwhile (the decks read on a connection of its
-    own), drops those found stored before and encodes each chunk for the next COPY: the server's
-    work and the client's overlap. COPY uses PostgreSQL's multi-row insert: the ``INSERT ...
-    SELECT ... ON CONFLICT`` it replaces inserted row by row (several times the server's CPU).
+    ``_pg_keys``; begun by ``early`` while the file was still being read, when there is one, the
+    keys of its ``bad_lines`` then deleted again), then the rows, one COPY per chunk of
+    ``PG_CHUNK_ROWS``. This thread orders the batch (``_store_order``) and rates its first chunk
+    meanwhile (the decks read on a connection of its own), then the rest, dropping the calls
+    found stored before, and encodes each chunk for the next COPY: the server's work and the
+    client's overlap. COPY uses PostgreSQL's multi-row insert: the ``INSERT ... SELECT ... ON
+    CONFLICT`` it replaces inserted row by row (several times the server's CPU).
     """
     driver = conn.connection.driver_connection
     rated: list[pl.DataFrame] = []
     copies: list[Future[None]] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-copy") as pool:  # conn's thread: jobs run in order
-        keyed = pool.submit(_pg_keys, driver, frame, import_id)  # the keys found there while this orders the batch
+    with ExitStack() as own:
+        if early is not None:
+            pool, keyed = early.pool, early.keyed
+        else:  # conn's thread: jobs run in order; the keys found there while this orders the batch
+            pool = own.enter_context(ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-copy"))
+            keyed = pool.submit(_pg_keys, driver, frame, import_id)
         try:
             frame = _store_order(frame)
             clock.lap("order")
             parts = [frame.slice(start, PG_CHUNK_ROWS) for start in range(0, frame.height, PG_CHUNK_ROWS)]
-            with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
-                rate = rater(read, clock)
-                read.commit()
-            rated.append(rate.rows(parts[0]))  # the first COPY's; the rest wait: the keys' server needs a core
-            clock.lap("rate")
-            keys, stored = keyed.result()
+            if parts:
+                with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
+                    rate = rater(read, clock)
+                    read.commit()
+                rated.append(rate.rows(parts[0]))  # the first COPY's; the rest wait: the keys' server needs a core
+                clock.lap("rate")
+            stored = keyed.result()
             clock.lap("keys")
-            if stored.len() == keys:  # every call was stored before: nothing more to rate or store
+            if early is not None and bad_lines:  # keys of malformed lines only: no calls of this import
+                dropped = early.malformed_keys(bad_lines, frame)
+                if dropped.len():
+                    pool.submit(_pg_unkey, driver, dropped, import_id).result()
+                    stored = stored.filter(~stored.is_in(dropped.implode()))
+            if stored.len() == frame.height:  # every call was stored before: nothing more to rate or store
                 return []
             summaries = []
-            fresh = keys - stored.len()
+            fresh = frame.height - stored.len()
             next_id = pool.submit(_pg_reserve_ids, driver, fresh).result()
             # a large import's calls lie together in store order: the BRIN index finds them (schema.cdrs.bulk)
             marks = [pl.lit(import_id, pl.Int64).alias("import_id"), pl.lit(fresh >= BULK_MIN_CALLS).alias("bulk")]
@@ -652,6 +674,49 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
     return _summary(pl.concat(summaries)) if summaries else []
 
 
+class _PgEarly:
+    """PostgreSQL, a plain canonical CSV file: the import's transaction is begun and its keys'
+    COPY started (``_pg_keys``, on the connection's own thread) as soon as the reader has split
+    the fields, while it still checks them (half the read: the server's work starts that much
+    sooner). The keys of lines then found malformed are deleted again before any row is stored
+    (``_pg_store``). The reader calls it (``on_call_ids``); ``transaction`` hands the open
+    transaction to the import; ``abort`` rolls it back if the import fails before that."""
+
+    def __init__(self, engine: Engine, source: str, fmt: str) -> None:
+        self._engine, self._source, self._fmt = engine, source, fmt
+        self._stack = ExitStack()
+        self.started = False
+        self.import_id = 0
+        self.lines = pl.DataFrame()  # line, call_id: as read, before any check
+
+    def __call__(self, lines: pl.DataFrame) -> None:
+        self.lines = lines
+        self.started = True
+        conn = self.conn = self._stack.enter_context(writing(self._engine))
+        self.import_id = _new_import(conn, self._source, self._fmt)
+        # entered after the transaction, so left before it: its jobs end before commit or rollback
+        self.pool = self._stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-copy"))
+        self.keyed = self.pool.submit(_pg_read_keys, conn.connection.driver_connection, lines, self.import_id)
+
+    def malformed_keys(self, bad_lines: list[int], calls: pl.DataFrame) -> pl.Series:
+        """The call_ids of ``bad_lines`` that no call of the batch (``calls``) has."""
+        ids = _call_ids(self.lines.filter(pl.col("line").is_in(bad_lines))).get_column("call_id").unique()
+        kept = calls.filter(pl.col("call_id").is_in(ids.implode())).get_column("call_id")
+        return ids.filter(~ids.is_in(kept.implode()))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        try:
+            yield self.conn
+        except BaseException as exc:
+            self.abort(exc)
+            raise
+        self._stack.close()  # the jobs ended, then commit
+
+    def abort(self, exc: BaseException) -> None:
+        self._stack.__exit__(type(exc), exc, exc.__traceback__)  # the jobs ended, then rollback; once only
+
+
 def _pg_reserve_ids(driver: Any, count: int) -> int:
     """The first of ``count`` consecutive new ``cdrs`` ids, taken from its sequence at once: the
     rows then carry their ids and the server does not call ``nextval`` a million times (a twentieth
@@ -668,9 +733,9 @@ def _pg_copy(driver: Any, encoded: CopyInput) -> None:
         copy_input(cur, "cdrs", encoded)
 
 
-def _pg_keys(driver: Any, frame: pl.DataFrame, import_id: int) -> tuple[int, pl.Series]:
-    """Store the new of the batch's call_ids in ``cdr_keys`` (with ``import_id``); return how many
-    distinct call_ids the batch has and those stored before.
+def _pg_keys(driver: Any, frame: pl.DataFrame, import_id: int) -> pl.Series:
+    """Store the new of the batch's call_ids (``frame``'s) in ``cdr_keys`` (with ``import_id``);
+    return those stored before.
 
     ``cdr_keys`` is locked against other importers first (SHARE ROW EXCLUSIVE: readers go on,
     and so do invoices and re-rates, which never write it), so what it holds cannot change
@@ -687,7 +752,7 @@ def _pg_keys(driver: Any, frame: pl.DataFrame, import_id: int) -> tuple[int, pl.
         try:
             with driver.transaction():
                 copy_frame(cur, "cdr_keys", keys)
-            return keys.height, pl.Series("call_id", [], dtype=pl.String)
+            return pl.Series("call_id", [], dtype=pl.String)
         except psycopg.errors.UniqueViolation:
             pass
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text) ON COMMIT DROP")
@@ -696,7 +761,24 @@ def _pg_keys(driver: Any, frame: pl.DataFrame, import_id: int) -> tuple[int, pl.
         cur.execute("SELECT b.call_id FROM cdr_batch_ids b JOIN cdr_keys k ON k.call_id = b.call_id")
         stored = pl.Series("call_id", [r[0] for r in cur.fetchall()], dtype=pl.String)
         copy_frame(cur, "cdr_keys", keys.filter(~pl.col("call_id").is_in(stored.implode())))
-    return keys.height, stored
+    return stored
+
+
+def _call_ids(lines: pl.DataFrame) -> pl.DataFrame:
+    """The call_ids of ``lines`` as read, as the checked batch would have them: stripped, blanks
+    left out (the reader finds them malformed)."""
+    ids = pl.col("call_id").str.strip_chars()
+    return lines.select(ids).filter(ids.is_not_null() & (ids != ""))
+
+
+def _pg_read_keys(driver: Any, lines: pl.DataFrame, import_id: int) -> pl.Series:
+    """``_pg_keys`` of the call_ids of ``lines`` as read (``_PgEarly``)."""
+    return _pg_keys(driver, _call_ids(lines), import_id)
+
+
+def _pg_unkey(driver: Any, call_ids: pl.Series, import_id: int) -> None:
+    with driver.cursor() as cur:
+        cur.execute("DELETE FROM cdr_keys WHERE import_id = %s AND call_id = ANY(%s)", (import_id, call_ids.to_list()))
 
 
 def _sqlite_insert(driver: Any, cur: Any, frame: pl.DataFrame, table: str) -> None:
@@ -730,12 +812,21 @@ def import_cdr_file(engine: Engine, path: str | Path, *, fmt: str | None = None,
 
     p = Path(path)
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(1) as pool:  # the file's hash while it is parsed (hashlib releases the GIL)
-        digest = pool.submit(_sha256, p)
-        batch = read_cdrs(p, format=fmt, switch_tz=switch_tz, carrier_aliases=carrier_aliases)  # type: ignore[arg-type]
-        content_hash = digest.result()
-    read = time.perf_counter() - t0
-    report = import_cdr_batch(engine, batch.frame, batch.problems, source=p.name, fmt=fmt or detect_format(p),
-                              content_hash=content_hash, warnings=batch.warnings)
+    # PostgreSQL: a canonical CSV file's keys are stored while its lines are checked (_PgEarly)
+    early = _PgEarly(engine, p.name, fmt or "canonical") if engine.dialect.name == "postgresql" else None
+    try:
+        with ThreadPoolExecutor(1) as pool:  # the file's hash while it is parsed (hashlib releases the GIL)
+            digest = pool.submit(_sha256, p)
+            batch = read_cdrs(p, format=fmt, switch_tz=switch_tz, carrier_aliases=carrier_aliases,  # type: ignore[arg-type]
+                              on_call_ids=early)
+            content_hash = digest.result()
+        read = time.perf_counter() - t0
+        report = import_cdr_batch(engine, batch.frame, batch.problems, source=p.name, fmt=fmt or detect_format(p),
+                                  content_hash=content_hash, warnings=batch.warnings,
+                                  early=early if early is not None and early.started else None)
+    except BaseException as exc:
+        if early is not None and early.started:
+            early.abort(exc)  # the transaction begun early, if the import did not take it: rolled back
+        raise
     report.timings = {"read": read, **report.timings}
     return report

@@ -472,3 +472,65 @@ def test_a_large_import_stores_bulk_calls_that_the_brin_index_finds(world, tmp_p
     # globex's calls on 2026-11-01 .. 2026-11-08 (the big file's and the small file's), none of initech's
     expected = sum(1 for i in range(50) if 1 + i % 28 <= 8) + sum(1 for i in range(30) if 1 + i % 28 <= 8)
     assert by_index == by_table == summarised == expected
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_keys_stored_while_the_file_is_checked_keep_no_malformed_line(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL stores a canonical file's call_ids before its lines are checked; the keys of
+    # lines found malformed are taken out again (a key stored by an earlier import stays), so
+    # the corrected line is imported later
+    from sqlalchemy import select
+
+    from lcr.store.schema import cdr_keys, cdr_quarantine
+
+    head = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+
+    def line(call_id: str, billsec: str = "60", start: str = "2026-11-03T10:00:00Z") -> str:
+        return f"{call_id},globex,acme,1,4915123456789,{start},,,{billsec},ANSWERED\n"
+
+    (tmp_path / "earlier.csv").write_text(head + line("s-1"))
+    earlier = import_cdr_file(world, tmp_path / "earlier.csv")
+    f = tmp_path / "a.csv"
+    f.write_text(head + line("g-1") + line(" g-2 ") + line("m-1", billsec="x") + line("g-2", start="noon")
+                 + line("s-1", billsec="-1") + line("g-3") + line("", billsec="y"))
+    report = import_cdr_file(world, f)
+    assert (report.imported, report.malformed, report.charged) == (3, 4, {"globex": 180_000})
+    with world.connect() as conn:
+        keys = dict(conn.execute(select(cdr_keys.c.call_id, cdr_keys.c.import_id)).all())
+        quarantined = conn.execute(select(cdr_quarantine.c.line).where(
+            cdr_quarantine.c.import_id == report.import_id).order_by(cdr_quarantine.c.line)).scalars().all()
+    assert keys == {"s-1": earlier.import_id, "g-1": report.import_id, "g-2": report.import_id,
+                    "g-3": report.import_id}
+    assert quarantined == [4, 5, 6, 8]
+    (tmp_path / "fixed.csv").write_text(head + line("m-1") + line("g-2"))
+    fixed = import_cdr_file(world, tmp_path / "fixed.csv")
+    assert (fixed.imported, fixed.duplicates) == (1, 1)
+
+    bad = tmp_path / "bad.csv"  # no line well-formed: no key is left
+    bad.write_text(head + line("b-1", billsec="x") + line("b-2", start="later"))
+    nothing = import_cdr_file(world, bad)
+    assert (nothing.imported, nothing.malformed) == (0, 2)
+    with world.connect() as conn:
+        assert conn.execute(select(cdr_keys.c.call_id).where(cdr_keys.c.call_id.like("b-%"))).all() == []
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_failure_after_the_keys_were_begun_stores_nothing(world, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # the transaction begun while the file was read is rolled back when checking its lines fails
+    import lcr.cdrs.canonical as canonical
+    from tests.store.helpers import table_dump
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise MemoryError("checking the lines failed")
+
+    f = tmp_path / "a.csv"
+    f.write_text("call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
+                 "k-1,globex,acme,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n")
+    before = table_dump(world)
+    monkeypatch.setattr(canonical, "normalise", failing)
+    with pytest.raises(MemoryError):
+        import_cdr_file(world, f)
+    assert table_dump(world) == before
+    monkeypatch.undo()
+    assert import_cdr_file(world, f).imported == 1
