@@ -27,9 +27,10 @@ Measured, in the same run and database (every import a fresh process, as ``lcr c
    of both sides, save decks = writing them to the store, cached decks = reading them back (this
    machine's memory-mapped copy, ``LCR_DECK_CACHE_DIR``); SQLite: stage = the scratch files
    created, insert = the keys stored, then each chunk as soon as one thread has rated it and
-   another written its scratch file by ADBC; PostgreSQL: rate = the chunks rated while the server
-   stores the keys, keys = the wait for them, insert = the rows COPYed a chunk at a time while the
-   rest are rated and encoded; ledger, commit) and the child's peak RSS (its own VmHWM:
+   another written its scratch file by ADBC; PostgreSQL: read includes beginning the keys' COPY,
+   which goes on while the lines are checked, rate = the first chunk rated meanwhile, keys = the
+   wait for them, insert = the rows COPYed a chunk at a time while the rest are rated and
+   encoded; ledger, commit) and the child's peak RSS (its own VmHWM:
    ``os.wait4``'s ru_maxrss would include this parent's, Linux
    keeps it across fork and exec); goal >= 200,000 CDRs/s;
 3. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
@@ -204,7 +205,7 @@ def check_ledger(engine: Engine) -> str:
 
 
 def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: int, rated: pl.DataFrame,
-          only_import: bool = False, pg_brin: bool = False) -> dict[str, object]:
+          only_import: bool = False) -> dict[str, object]:
     from lcr.store.db import open_store
     from lcr.store.schema import compiled_decks
 
@@ -217,11 +218,6 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         rows = load_world(engine, world)
         if db == "postgresql":
             with engine.connect() as c:
-                if pg_brin:  # an experiment, not lcr's schema: see --pg-brin
-                    c.execute(text("DROP INDEX ix_cdrs_customer_start"))
-                    c.execute(text("CREATE INDEX ix_cdrs_customer_start ON cdrs USING brin (customer, start_time) "
-                                   "WITH (pages_per_range = 16, autosummarize = on)"))
-                    c.commit()
                 c.execute(text("ANALYZE"))
         print(f"[{db}] world loaded: {rows:,} rate rows in {time.perf_counter() - t0:.1f} s", flush=True)
         me = python_module("bench.cdr_import", "--child", url)
@@ -307,8 +303,6 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--scale", type=float, default=1.0, help="world size (1.0: the 2,000,000-row deck world)")
     ap.add_argument("--only-import", action="store_true", help="the cold import only: no warm, CLI or repeated import")
-    ap.add_argument("--pg-brin", action="store_true",
-                    help="an experiment: PostgreSQL's (customer, start_time) index as BRIN instead of lcr's B-tree")
     ap.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -334,7 +328,7 @@ def main() -> None:
         print(f"world + {n:,}-call files generated in {time.perf_counter() - t0:.1f} s "
               f"({files['main'].stat().st_size / 1e6:.0f} MB)", flush=True)
         rated = rated_output(files, world)
-        results = [bench(db, world, files, work, n, rated, args.only_import, args.pg_brin)
+        results = [bench(db, world, files, work, n, rated, args.only_import)
                    for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,))]
         for r in results:
             t_floor = r["floor"]

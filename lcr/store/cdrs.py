@@ -5,8 +5,9 @@ A call_id repeated within the batch keeps its first line, and the calls are stor
 this process's memory, the machine's memory-mapped copy or the store). One transaction writes
 everything, rating the calls on the way (a small SQLite batch is rated before it, so no write
 lock is held meanwhile; a large one chunk by chunk by threads of its own while the keys, then
-the chunks before, are stored; on PostgreSQL chunk by chunk while the server COPYs the keys,
-then the chunks before): the import record, the calls (each call_id once in ``cdr_keys``: a
+the chunks before, are stored; on PostgreSQL chunk by chunk while the server COPYs the chunks
+before, the keys first, begun for a canonical CSV file while its lines are still checked):
+the import record, the calls (each call_id once in ``cdr_keys``: a
 call seen before, in any file, format, run or concurrent importer, is a duplicate and charged
 nothing), the quarantined lines, one ``charges`` ledger entry per customer, the balance updates
 and the credit version bump. Charges are summed from the rows this batch actually stored, so a
