@@ -291,9 +291,19 @@ def _store_order(frame: pl.DataFrame) -> pl.DataFrame:
     """The batch as stored: a call_id repeated within it keeps its first line, and the calls go
     in (customer, start_time) order (no customer first, ties in file order), so the index of
     that key grows at one place per customer instead of at random ones (a third of the
-    insert's time on both databases). Sorted on one integer, the customer's rank among the
-    batch's customers above the start time: a third faster than on the two columns."""
-    frame = frame.filter(pl.col("call_id").is_first_distinct())
+    insert's time on both databases)."""
+    return _sorted(_first_lines(frame))
+
+
+def _first_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    """The batch without the later lines of a call_id repeated within it."""
+    return frame.filter(pl.col("call_id").is_first_distinct())
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` in (customer, start_time) order, no customer first, ties in their order. Sorted
+    on one integer, the customer's rank among the frame's customers above the start time: a
+    third faster than on the two columns."""
     if not frame.height:
         return frame
     low, high = frame.select(pl.col("start_time").min().alias("low"), pl.col("start_time").max().alias("high")).row(0)
@@ -613,10 +623,11 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
     Everything on ``conn`` runs on a thread of its own, in order: first the keys (see
     ``_pg_keys``; begun by ``early`` while the file was still being read, when there is one, the
     keys of its ``bad_lines`` then deleted again), then the rows, one COPY per chunk of
-    ``PG_CHUNK_ROWS``. This thread orders the batch (``_store_order``) and rates its first chunk
-    meanwhile (the decks read on a connection of its own), then the rest, dropping the calls
-    found stored before, and encodes each chunk for the next COPY: the server's work and the
-    client's overlap. COPY uses PostgreSQL's multi-row insert: the ``INSERT ... SELECT ... ON
+    ``PG_CHUNK_ROWS``. This thread drops the later lines of a repeated call_id, sorts the first
+    chunk (``_sorted``: each chunk is sorted apart) and rates it meanwhile (the decks read on a
+    connection of its own), then sorts and rates the rest, dropping the calls found stored
+    before, and encodes each chunk for the next COPY: the server's work and the client's
+    overlap. COPY uses PostgreSQL's multi-row insert: the ``INSERT ... SELECT ... ON
     CONFLICT`` it replaces inserted row by row (several times the server's CPU).
     """
     driver = conn.connection.driver_connection
@@ -629,10 +640,13 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             pool = own.enter_context(ThreadPoolExecutor(1, thread_name_prefix="lcr-cdr-copy"))
             keyed = pool.submit(_pg_keys, driver, frame, import_id)
         try:
-            frame = _store_order(frame)
-            clock.lap("order")
+            # each chunk sorted apart: the rows' COPY starts sooner, and the BRIN index of a large
+            # import (schema.cdrs.bulk) stays as selective: each customer's calls lie in a run per chunk
+            frame = _first_lines(frame)
             parts = [frame.slice(start, PG_CHUNK_ROWS) for start in range(0, frame.height, PG_CHUNK_ROWS)]
             if parts:
+                parts[0] = _sorted(parts[0])
+                clock.lap("order")
                 with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
                     rate = rater(read, clock)
                     read.commit()
@@ -657,7 +671,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                 if i < len(rated):
                     calls = rated[i].filter(new) if stored.len() else rated[i]
                 else:
-                    calls = rate.rows(part.filter(new) if stored.len() else part)
+                    calls = rate.rows(_sorted(part.filter(new) if stored.len() else part))
                 summaries.append(calls)
                 if calls.height:
                     ids = pl.int_range(next_id, next_id + calls.height, dtype=pl.Int64).alias("id")
