@@ -64,6 +64,7 @@ from sqlalchemy import Engine, delete, func, insert, select, text
 from bench.cdr_world import make_cdrs
 from bench.scratch import scratch_store
 from bench.world import WORLD_NOW, make_world
+from lcr import POLARS_MALLOC_CONF
 from lcr.model import OwnerKind
 from lcr.routing.inputs import RoutingInputs
 
@@ -210,6 +211,7 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
     from lcr.store.schema import compiled_decks
 
     env = dict(os.environ)
+    env.setdefault("_RJEM_MALLOC_CONF", POLARS_MALLOC_CONF)  # as lcr sets it: this module loads Polars first
     out: dict[str, object] = {"db": db}
     with scratch_store(db, work, f"lcr_bench_cdr_{os.getpid()}") as url:
         env["LCR_DATABASE_URL"] = url
