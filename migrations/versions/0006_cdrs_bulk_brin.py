@@ -22,8 +22,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cdrs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("bulk", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # a plain ALTER TABLE on both databases: batch mode would copy SQLite's whole table
+    op.add_column("cdrs", sa.Column("bulk", sa.Boolean(), server_default=sa.false(), nullable=False))
     if op.get_bind().dialect.name != "postgresql":
         return
     op.drop_index("ix_cdrs_customer_start", table_name="cdrs")

@@ -534,3 +534,37 @@ def test_a_failure_after_the_keys_were_begun_stores_nothing(world, tmp_path: Pat
     assert table_dump(world) == before
     monkeypatch.undo()
     assert import_cdr_file(world, f).imported == 1
+
+
+def test_migration_0006_keeps_every_call_in_the_b_tree_as_not_bulk(world, shared_data: Path,  # type: ignore[no-untyped-def]
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store of revision 0005 gains ``cdrs.bulk`` (false for the calls it holds: the B-tree
+    keeps finding them) without its table being rebuilt; the downgrade takes it away again."""
+    from alembic import command
+    from sqlalchemy import event, func, select
+
+    from lcr.store.db import _alembic_config, current_revision, upgrade
+    from lcr.store.invoices import issue_invoice
+    from lcr.store.schema import cdrs
+
+    first = import_cdr_file(world, shared_data / "cdrs" / "canonical_cdrs.csv")
+    cfg = _alembic_config()
+    with world.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    with world.connect() as conn:
+        assert current_revision(conn) == "0005"
+        assert "bulk" not in {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("cdrs")}
+    statements: list[str] = []
+    event.listen(world, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert upgrade(world)
+    assert not any("_alembic_tmp" in s or "INSERT INTO cdrs" in s for s in statements)  # no copy of the table
+    with world.connect() as conn:
+        assert conn.execute(select(func.count()).where(~cdrs.c.bulk)).scalar_one() == first.imported
+    import datetime as dt
+
+    from lcr.billing import DEMO_ISSUER
+
+    invoice = issue_invoice(world, "globex", dt.date(2026, 11, 1), dt.date(2026, 11, 30), issuer=DEMO_ISSUER,
+                            now=1_796_000_000)
+    assert invoice.to_json()["total"] == "0.592933"  # the calls stored before are found through the B-tree
