@@ -770,7 +770,7 @@ def _pg_keys(driver: Any, frame: pl.DataFrame, import_id: int) -> pl.Series:
             return pl.Series("call_id", [], dtype=pl.String)
         except psycopg.errors.UniqueViolation:
             pass
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text) ON COMMIT DROP")
+        cur.execute('CREATE TEMP TABLE IF NOT EXISTS cdr_batch_ids (call_id text COLLATE "C") ON COMMIT DROP')
         cur.execute("TRUNCATE cdr_batch_ids")
         copy_frame(cur, "cdr_batch_ids", keys.select("call_id"))
         cur.execute("SELECT b.call_id FROM cdr_batch_ids b JOIN cdr_keys k ON k.call_id = b.call_id")

@@ -142,7 +142,8 @@ cdr_imports = Table(
 cdr_keys = Table(
     "cdr_keys",
     metadata,
-    Column("call_id", String(128), primary_key=True),
+    # "C" collation on PostgreSQL (migration 0006): only ever matched for equality, compared byte by byte
+    Column("call_id", String(128).with_variant(String(128, collation="C"), "postgresql"), primary_key=True),
     Column("import_id", Integer, nullable=False),
     sqlite_with_rowid=False,
 )

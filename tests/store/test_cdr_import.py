@@ -449,6 +449,8 @@ def test_a_large_import_stores_bulk_calls_that_the_brin_index_finds(world, tmp_p
         assert "USING brin (customer, start_time)" in indexes["ix_cdrs_bulk_customer_start"]
         assert indexes["ix_cdrs_bulk_customer_start"].endswith("WHERE bulk")
         assert indexes["ix_cdrs_customer_start"].endswith("WHERE (NOT bulk)")
+        assert conn.execute(text("SELECT collation_name FROM information_schema.columns "
+                                 "WHERE table_name = 'cdr_keys' AND column_name = 'call_id'")).scalar_one() == "C"
 
         query = select(func.count()).where(either_index(
             cdrs.c.customer == "globex", cdrs.c.start_time >= 1_793_491_200, cdrs.c.start_time < 1_794_182_400))
