@@ -7,6 +7,7 @@ document on stdout) and exit code 1 in one place, ``_fail``.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -65,6 +66,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 @click.version_option(package_name="lcr")
 def main() -> None:
     """lcr: wholesale least-cost routing and rating engine."""
+    gc.freeze()  # the imports' objects: later collections need not walk them again
 
 
 # --- db --------------------------------------------------------------------------------------

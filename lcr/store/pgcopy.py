@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-_TEXT_ESCAPES = r"[\t\n\r\\]"  # what COPY's text format would need escaped
+_TEXT_ESCAPES = ["\t", "\n", "\r", "\\"]  # what COPY's text format would need escaped
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ def encode(frame: pl.DataFrame) -> CopyInput:
     "" an empty string) when a text value holds a tab, a line break or a backslash."""
     texts = [c for c, t in frame.schema.items() if t == pl.String]
     escapes = bool(texts) and bool(frame.select(
-        pl.any_horizontal(pl.col(texts).str.contains(_TEXT_ESCAPES)).any()).item())
+        pl.any_horizontal(pl.col(texts).str.contains_any(_TEXT_ESCAPES)).any()).item())
     buf = io.BytesIO()
     if escapes:
         frame.write_csv(buf, include_header=False)
