@@ -345,20 +345,27 @@ def test_a_failed_copy_of_one_chunk_stores_nothing(world, tmp_path: Path, monkey
     assert (again.imported, again.duplicates, again.charged) == (new, 7 - new, {"globex": 60_000 * new})
 
 
+def _downgrade(engine, revision: str) -> None:  # type: ignore[no-untyped-def]
+    from alembic import command
+
+    from lcr.store.db import _alembic_config
+
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
 def test_migration_0005_moves_every_stored_call_id_into_cdr_keys(world, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A store of revision 0004 (call_id unique in ``cdrs``) keeps its calls' exactly-once
     guarantee across the upgrade, and the downgrade gives the constraint back."""
-    from alembic import command
     from sqlalchemy import func, select
 
-    from lcr.store.db import _alembic_config, current_revision, upgrade
+    from lcr.store.db import current_revision, upgrade
     from lcr.store.schema import cdr_keys, cdrs
 
     first = import_cdr_file(world, shared_data / "cdrs" / "canonical_cdrs.csv")
-    cfg = _alembic_config()
-    with world.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0004")
+    _downgrade(world, "0004")
     with world.connect() as conn:
         assert current_revision(conn) == "0004"
         assert conn.execute(select(func.count()).select_from(cdrs)).scalar_one() == first.imported
@@ -542,21 +549,17 @@ def test_migration_0006_keeps_every_call_in_the_b_tree_as_not_bulk(world, shared
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A store of revision 0005 gains ``cdrs.bulk`` (false for the calls it holds: the B-tree
     keeps finding them) without its table being rebuilt; the downgrade takes it away again."""
-    from alembic import command
-    from sqlalchemy import event, func, select
+    from sqlalchemy import event, func, inspect, select
 
-    from lcr.store.db import _alembic_config, current_revision, upgrade
+    from lcr.store.db import current_revision, upgrade
     from lcr.store.invoices import issue_invoice
     from lcr.store.schema import cdrs
 
     first = import_cdr_file(world, shared_data / "cdrs" / "canonical_cdrs.csv")
-    cfg = _alembic_config()
-    with world.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0005")
+    _downgrade(world, "0005")
     with world.connect() as conn:
         assert current_revision(conn) == "0005"
-        assert "bulk" not in {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("cdrs")}
+        assert "bulk" not in {c["name"] for c in inspect(conn).get_columns("cdrs")}
     statements: list[str] = []
     event.listen(world, "before_cursor_execute", lambda *a: statements.append(a[2]))
     assert upgrade(world)
