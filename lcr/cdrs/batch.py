@@ -49,6 +49,8 @@ class CdrBatch:
     problems: tuple[CdrProblem, ...]
     file: str
     warnings: tuple[CdrProblem, ...] = ()
+    # the lines of the frame's rows whose call_id an earlier row has (None: not looked for)
+    repeated_lines: tuple[int, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -150,7 +152,8 @@ def normalise(
         )
         .collect()
     )
-    return CdrBatch(frame, problems, file, _repeats(frame, file))
+    warnings, repeated = _repeats(frame, file)
+    return CdrBatch(frame, problems, file, warnings, repeated)
 
 
 def _problem(file: str, row: dict, source_names: Mapping[str, str]) -> CdrProblem:
@@ -161,19 +164,21 @@ def _problem(file: str, row: dict, source_names: Mapping[str, str]) -> CdrProble
     return CdrProblem(file, row["line"], column, value, row["_message"], row["raw"])
 
 
-def _repeats(frame: pl.DataFrame, file: str) -> tuple[CdrProblem, ...]:
-    """A warning for each line whose ``call_id`` already appeared earlier in the file."""
+def _repeats(frame: pl.DataFrame, file: str) -> tuple[tuple[CdrProblem, ...], tuple[int, ...]]:
+    """A warning for each line whose ``call_id`` already appeared earlier in the file, and those
+    lines (the store drops them by number instead of hashing every call_id again)."""
     if frame.height == 0:
-        return ()
+        return (), ()
     ids = frame.select("line", "call_id")
     later = ids.filter(~pl.col("call_id").is_first_distinct())  # one hashing pass; usually few rows
     if later.height == 0:
-        return ()
+        return (), ()
     # lines ascend with the rows, so the first line of a call_id is its first row
     first = ids.filter(pl.col("call_id").is_in(later["call_id"].implode())).group_by("call_id").agg(
         pl.col("line").min().alias("first"))
     rep = later.join(first, on="call_id", how="left").sort("line")
-    return tuple(
+    warnings = tuple(
         CdrProblem(file, line, "call_id", cid, f"repeats line {first}; both kept (the store keeps one)")
         for line, cid, first in rep.iter_rows()
     )
+    return warnings, tuple(later.get_column("line").to_list())

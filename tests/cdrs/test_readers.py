@@ -66,6 +66,7 @@ def test_freeswitch_sample() -> None:
     [warning] = batch.warnings
     assert (warning.line, warning.column, warning.value) == (7, "call_id", first["call_id"])
     assert "repeats line 1" in warning.message
+    assert batch.repeated_lines == (7,)  # the store drops it by its number
     # default zone: the switch's local time is taken as UTC
     assert read_cdrs(FREESWITCH).frame["start_time"][0] == utc("2026-11-03T10:00:00")
 

@@ -400,6 +400,9 @@ def test_the_store_order_is_customer_then_start_time_with_the_first_of_each_call
     }, schema=CDR_SCHEMA)
     expected = frame.filter(pl.col("call_id").is_first_distinct()).sort("customer", "start_time", maintain_order=True)
     assert _store_order(frame).equals(expected)
+    # the same with the repeated lines given by number, as the readers give them
+    repeated = tuple(frame.filter(~pl.col("call_id").is_first_distinct()).get_column("line").to_list())
+    assert _store_order(frame, repeated).equals(expected)
 
 
 def test_a_new_sqlite_store_has_16_kib_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
