@@ -91,17 +91,26 @@ def normalise(
             return s(c).dt.epoch("s") if dtype.time_zone else s(c).dt.replace_time_zone("UTC").dt.epoch("s")
         return s(c).cast(pl.Int64, strict=False)
 
+    # the text fields kept, stripped, under names of their own: each is stripped once
+    kept = ("call_id", "customer", "carrier", "src", "dst")
+    stripped = {c: f"_{c}" for c in kept}
     blank = {
-        c: s(c).is_null() | (s(c).str.strip_chars() == "") if is_text(c) else s(c).is_null()
+        c: s(stripped.get(c, c)).is_null() | (s(stripped[c]) == "") if c in stripped
+        else s(c).is_null() | (s(c).str.strip_chars() == "") if is_text(c) else s(c).is_null()
         for c in TEXT_COLUMNS
     }
     billsec = s("billsec").str.strip_chars() if is_text("billsec") else s("billsec")
+    # a few distinct dispositions: each spelling read once, then looked up
+    spellings = text.get_column("disposition").unique()
+    disp = pl.DataFrame({"v": spellings}).select(
+        pl.col("v").str.strip_chars().str.to_uppercase().str.replace_all("_", " ", literal=True)).to_series()
     parsed = text.lazy().with_columns(
+        *(s(c).str.strip_chars().alias(name) for c, name in stripped.items()),
         _start=instant("start_time"),
         _answer=instant("answer_time"),
         _end=instant("end_time"),
         _billsec=billsec.cast(pl.Int64, strict=False),
-        _disp=s("disposition").str.strip_chars().str.to_uppercase().str.replace_all("_", " "),
+        _disp=s("disposition").replace_strict(spellings, disp, return_dtype=pl.String),
     )
     # (column, problem) in column order: the first that applies is the line's problem.
     checks: list[tuple[str, pl.Expr, str]] = [
@@ -130,7 +139,7 @@ def normalise(
     problems = tuple(_problem(file, row, source_names) for row in bad_rows.iter_rows(named=True))
 
     def party(col: str, aliases: Mapping[str, str]) -> pl.Expr:
-        value = pl.when(blank[col]).then(None).otherwise(s(col).str.strip_chars())
+        value = pl.when(s(stripped[col]) == "").then(None).otherwise(s(stripped[col]))
         if aliases:
             value = value.replace(dict(aliases))
         return value.alias(col)
@@ -139,11 +148,11 @@ def normalise(
     frame = (
         good.select(
             s("line").cast(pl.Int64),
-            s("call_id").str.strip_chars(),
+            s("_call_id").alias("call_id"),
             party("customer", customer_aliases),
             party("carrier", carrier_aliases),
-            s("src").fill_null("").str.strip_chars(),
-            s("dst").str.strip_chars(),
+            s("_src").fill_null("").alias("src"),
+            s("_dst").alias("dst"),
             s("_start").alias("start_time"),
             s("_answer").alias("answer_time"),
             s("_end").alias("end_time"),
