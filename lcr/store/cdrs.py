@@ -667,7 +667,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                     stored = stored.filter(~stored.is_in(dropped.implode()))
             if stored.len() == frame.height:  # every call was stored before: nothing more to rate or store
                 return []
-            summaries = []
+            summary: _Summary = []  # each chunk's, summed by _fill_counts: the rated chunks are let go one by one
             fresh = frame.height - stored.len()
             next_id = pool.submit(_pg_reserve_ids, driver, fresh).result()
             # a large import's calls lie together in store order: the BRIN index finds them (schema.cdrs.bulk)
@@ -678,7 +678,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                     calls = rated[i].filter(new) if stored.len() else rated[i]
                 else:
                     calls = rate.rows(_sorted(part.filter(new) if stored.len() else part))
-                summaries.append(calls)
+                summary += _summary(calls)
                 if calls.height:
                     ids = pl.int_range(next_id, next_id + calls.height, dtype=pl.Int64).alias("id")
                     next_id += calls.height
@@ -692,7 +692,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             wait(pending)  # conn is free again before anything else uses it, whatever happened
         for copy in copies:
             copy.result()
-    return _summary(pl.concat(summaries)) if summaries else []
+    return summary
 
 
 class _PgEarly:
