@@ -95,7 +95,7 @@ def normalise(
     kept = ("call_id", "customer", "carrier", "src", "dst")
     stripped = {c: f"_{c}" for c in kept}
     blank = {
-        c: s(stripped.get(c, c)).is_null() | (s(stripped[c]) == "") if c in stripped
+        c: s(stripped[c]).is_null() | (s(stripped[c]) == "") if c in stripped
         else s(c).is_null() | (s(c).str.strip_chars() == "") if is_text(c) else s(c).is_null()
         for c in TEXT_COLUMNS
     }

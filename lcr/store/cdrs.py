@@ -847,8 +847,8 @@ def import_cdr_file(engine: Engine, path: str | Path, *, fmt: str | None = None,
                                   early=early if early is not None and early.started else None,
                                   repeated_lines=batch.repeated_lines)
     except BaseException as exc:
-        if early is not None and early.started:
-            early.abort(exc)  # the transaction begun early, if the import did not take it: rolled back
+        if early is not None:  # the transaction begun early, if the import did not take it: rolled back
+            early.abort(exc)  # (nothing to do when it never began, or the import ended it)
         raise
     report.timings = {"read": read, **report.timings}
     return report
