@@ -86,13 +86,14 @@ def load_world(engine: Engine, world: RoutingInputs) -> int:
     with writing(engine) as conn:
         ids = {(OwnerKind.CARRIER, c.name): add_carrier(conn, c) for c in world.carriers}
         ids |= {(OwnerKind.CUSTOMER, c.name): add_customer(conn, c) for c in world.customers}
-        import_id = int(conn.execute(insert(deck_imports).values(
-            owner_kind="carrier", owner_id=0, file_name="bench world", content_hash="0" * 64, received=WORLD_NOW,
-            mode="full", profile=None, currency=None, summary="{}", warnings="[]", created_at=int(time.time()),
-        )).inserted_primary_key[0])  # type: ignore[index]
         parts = []
         for kind, decks in ((OwnerKind.CARRIER, world.carrier_rates), (OwnerKind.CUSTOMER, world.customer_rates)):
             for name, frame in sorted(decks.items()):
+                import_id = int(conn.execute(insert(deck_imports).values(  # one per owner, as imports leave them
+                    owner_kind=kind.value, owner_id=ids[(kind, name)], file_name=f"bench world {name}",
+                    content_hash="0" * 64, received=WORLD_NOW, mode="full", profile=None, currency=None,
+                    summary="{}", warnings="[]", created_at=int(time.time()),
+                )).inserted_primary_key[0])  # type: ignore[index]
                 parts.append(frame.select(
                     pl.lit(kind.value).alias("owner_kind"),
                     pl.lit(ids[(kind, name)]).alias("owner_id"),
@@ -128,6 +129,29 @@ def canonical(calls: pl.DataFrame, id_prefix: str) -> pl.DataFrame:
         disposition=pl.when(answered).then(pl.lit("ANSWERED"))
         .otherwise(pl.lit(pl.Series(["NO ANSWER", "BUSY", "FAILED"])).gather(i % 3)),
     )
+
+
+def vendor_change(world: RoutingInputs, path: Path) -> tuple[str, str]:
+    """A vendor's rate notice as a canonical delta deck at ``path``: every 100th code the first
+    carrier has in force at ``WORLD_NOW``, 5 % cheaper from 60 days later (after every call of
+    the files, so their charges do not move). Returns (carrier, received date)."""
+    from lcr.money import format_micro
+
+    name = sorted(world.carrier_rates)[0]
+    now = pl.lit(WORLD_NOW)
+    live = world.carrier_rates[name].filter(
+        (pl.col("effective_from") <= now) & (pl.col("effective_to").is_null() | (pl.col("effective_to") > now))
+        & ~pl.col("blocked") & (pl.col("rate") >= 20)
+    ).sort("prefix").gather_every(100)
+    day = time.strftime("%Y-%m-%d", time.gmtime(WORLD_NOW + 60 * 86_400))
+    live.select(
+        "prefix", "destination",
+        pl.col("rate").map_elements(lambda r: format_micro(r * 95 // 100), return_dtype=pl.String).alias("rate"),
+        pl.lit(day).alias("effective_date"), "first_interval", "next_interval",
+        pl.col("connect_fee").map_elements(format_micro, return_dtype=pl.String).alias("connect_fee"),
+        pl.lit("Decrease").alias("change"),
+    ).write_csv(path)
+    return name, time.strftime("%Y-%m-%d", time.gmtime(WORLD_NOW))
 
 
 # --- running an import -------------------------------------------------------------------------------
@@ -230,6 +254,8 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         for name, file in (("cold", "main"), ("warm", "warm")):
             if name == "warm" and only_import:
                 break
+            if name == "warm":
+                out["deck"] = deck_change(files, env, db)
             wall, rss, stdout, cpu = run([*me, str(files[file])], env)
             doc = last_json(stdout)
             out[name] = {"wall": wall, "rss": rss, "cpu": cpu, "load": load(), **doc}
@@ -269,6 +295,20 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
         print(f"[{db}] {out['ledger']}", flush=True)
         engine.dispose()
     return out
+
+
+def deck_change(files: dict[str, Path], env: dict[str, str], db: str) -> dict[str, object]:
+    """``lcr deck import`` of the vendor's rate notice (``vendor_change``), as the nightly job runs
+    it: the import, then the rating decks compiled for the imports after it."""
+    carrier, received = files["deck_owner"].read_text().split()
+    cmd = python_module("lcr.cli", "deck", "import", str(files["deck"]), "--carrier", carrier, "--mode", "delta",
+                        "--received", received)
+    wall, rss, stdout, cpu = run(cmd, env)
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("rating decks compiled")), "(no compile line)")
+    rows = sum(1 for _ in files["deck"].open()) - 1
+    print(f"[{db}] lcr deck import of a {rows:,}-code rate notice for {carrier}: {wall:.2f} s wall, CPU {cpu:.2f} s, "
+          f"peak RSS {rss:,.0f} MB; load {load()}\n       {line}", flush=True)
+    return {"wall": wall, "rss": rss, "cpu": cpu, "decks": line}
 
 
 def rated_output(files: dict[str, Path], world: RoutingInputs) -> pl.DataFrame:
@@ -326,6 +366,8 @@ def main() -> None:
         main_csv.head(min(PRESTORED, n // 50)).write_csv(files["pre"])
         canonical(calls, "d-").write_csv(files["warm"])
         canonical(calls, "e-").write_csv(files["cli"])
+        files["deck"], files["deck_owner"] = work / "notice.csv", work / "notice.owner"
+        files["deck_owner"].write_text(" ".join(vendor_change(world, files["deck"])))
         del calls, main_csv
         print(f"world + {n:,}-call files generated in {time.perf_counter() - t0:.1f} s "
               f"({files['main'].stat().st_size / 1e6:.0f} MB)", flush=True)

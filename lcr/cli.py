@@ -237,6 +237,8 @@ def deck_import(files: tuple[Path, ...], carrier_name: str | None, customer_name
     if as_json:
         docs = outcome.json_docs()
         click.echo(json.dumps(docs[0] if single else {"files": docs, "rejected": outcome.rejected}, indent=2))
+        if outcome.decks_problem is not None:
+            click.echo(outcome.texts(rows=False)[-1], err=True)
     else:
         for text in outcome.texts(rows=dry_run):
             click.echo(text, err=text.startswith("lcr: "))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from lcr.decks.plan import NoticePolicy
 from lcr.errors import InputError, LcrError
@@ -48,6 +49,8 @@ class ImportJob:
 @dataclass
 class Outcome:
     results: list[tuple[ImportJob, ImportReport | LcrError]] = field(default_factory=list)
+    decks: dict[str, float] | None = None  # the rating decks' compile phases (seconds), when compiled
+    decks_problem: str | None = None  # why the rating decks could not be compiled (the imports stand)
 
     @property
     def rejected(self) -> int:
@@ -63,9 +66,14 @@ class Outcome:
         return docs
 
     def texts(self, *, rows: bool) -> list[str]:
-        return [
-            f"lcr: {r}" if isinstance(r, LcrError) else r.to_text(rows=rows) for _, r in self.results
-        ]
+        out = [f"lcr: {r}" if isinstance(r, LcrError) else r.to_text(rows=rows) for _, r in self.results]
+        if self.decks is not None:
+            phases = ", ".join(f"{k} {v:.1f} s" for k, v in self.decks.items())
+            out.append(f"rating decks compiled for CDR imports in {sum(self.decks.values()):.1f} s ({phases})")
+        if self.decks_problem is not None:
+            out.append(f"lcr: warning: the rating decks were not compiled ({self.decks_problem}); "
+                       "the next CDR import compiles them")
+        return out
 
 
 def load_mapping(decks_dir: Path) -> list[dict[str, str]]:
@@ -129,7 +137,20 @@ def run_jobs(engine: Engine, jobs: list[ImportJob], *, received: str | None, dry
         outcome.results.append((job, result))
         if move_processed:
             _move_aside(job.path, result)
+    if any(isinstance(r, ImportReport) and r.status == "imported" for _, r in outcome.results):
+        _prepare_rating(engine, outcome)
     return outcome
+
+
+def _prepare_rating(engine: Engine, outcome: Outcome) -> None:
+    """Compile the rating decks once after the files (not once per file): the next CDR import
+    rates at once. The imports are committed whatever happens here."""
+    from lcr.store.cdrs import prepare_decks
+
+    try:
+        outcome.decks = prepare_decks(engine)
+    except SQLAlchemyError as exc:  # a store busy or gone meanwhile
+        outcome.decks_problem = str(exc.orig if isinstance(exc, DBAPIError) else exc).strip().splitlines()[0]
 
 
 def _move_aside(path: Path, result: ImportReport | LcrError) -> None:

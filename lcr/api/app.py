@@ -24,6 +24,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -120,6 +123,20 @@ def _served_by(handler: Callable[[Request], Awaitable[Response]]) -> type[APIRou
             return handler  # type: ignore[return-value]
 
     return Served
+
+
+def _prepare_rating(engine: Engine) -> None:
+    """The rating decks compiled after a deck upload (``prepare_decks``); a failure is logged, the
+    next CDR batch compiles them."""
+    from lcr.store.cdrs import prepare_decks
+
+    try:
+        timings = prepare_decks(engine)
+    except SQLAlchemyError as exc:
+        log.warning("rating decks not compiled after a deck upload: %s", exc)
+        return
+    if timings is not None:
+        log.info("rating decks compiled in %.1f s", sum(timings.values()))
 
 
 def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = None,
@@ -265,7 +282,10 @@ def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = 
                 partial(import_deck, service.engine, path, kind=kind, owner=carrier or customer,  # type: ignore[arg-type]
                         profile=profile, profiles_dir=profiles_dir, mode=mode, received=parse_received(received),
                         dry_run=dry_run, policy=notice_policy))
-        return _json(report.to_json(), 201 if report.status == "imported" else 200)
+        response = _json(report.to_json(), 201 if report.status == "imported" else 200)
+        if report.status == "imported":  # after the answer: the next CDR batch finds the decks compiled
+            response.background = BackgroundTask(_prepare_rating, service.engine)
+        return response
 
     @app.get("/v1/customers/{name}/balance", tags=["billing"], summary="Balance, credit limit, available credit",
              dependencies=[read], responses={404: {"description": "no such customer", "content": ERROR_EXAMPLE}})

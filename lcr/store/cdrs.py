@@ -40,12 +40,12 @@ from lcr.rating import reasons
 from lcr.rating.batch import rate_compiled
 from lcr.rating.deck import CompiledDeck, compile_deck
 from lcr.store import deck_cache
-from lcr.store.db import store_version, writing
+from lcr.store.db import writing
 from lcr.store.ledger import Alarm, bump_credit, post, raise_alarms
 from lcr.store.parties import list_customers
 from lcr.store.pgcopy import CopyInput, copy_frame, copy_input, encode
 from lcr.store.rates import load_all_versions
-from lcr.store.schema import BULK_MIN_CALLS, carriers, cdr_imports, cdr_quarantine, customers, rates
+from lcr.store.schema import BULK_MIN_CALLS, carriers, cdr_imports, cdr_quarantine, customers, deck_imports
 
 UNKNOWN_CUSTOMER = "unknown customer"
 STORED_COLUMNS = [
@@ -130,14 +130,17 @@ _DECKS_KEPT = 2
 
 
 def _decks_key(conn: Connection) -> tuple[object, ...]:
-    """Changes with anything the compiled decks depend on: every deck import bumps the store
-    version in its own transaction (and adds rate rows), and the owners' names are joined in."""
-    return (
-        store_version(conn),
-        conn.execute(select(func.max(rates.c.id))).scalar_one(),
-        tuple(conn.execute(select(carriers.c.id, carriers.c.name).order_by(carriers.c.id)).all()),
-        tuple(conn.execute(select(customers.c.id, customers.c.name).order_by(customers.c.id)).all()),
-    )
+    """Changes with anything the compiled decks are built from: the rate versions, which only a
+    deck import writes (with its ``deck_imports`` row, in one transaction: the count and the
+    highest id change with every one, whatever order concurrent imports commit in), and the names
+    of the owners with decks. An owner added without a deck, a payment or a credit change leaves
+    the decks as they are."""
+    key: list[object] = [tuple(conn.execute(select(func.count(), func.max(deck_imports.c.id))).one())]
+    for kind, table in ((OwnerKind.CARRIER, carriers), (OwnerKind.CUSTOMER, customers)):
+        with_decks = select(deck_imports.c.owner_id).where(deck_imports.c.owner_kind == kind.value)
+        key.append(tuple(conn.execute(
+            select(table.c.id, table.c.name).where(table.c.id.in_(with_decks)).order_by(table.c.id)).all()))
+    return tuple(key)
 
 
 def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[CompiledDeck, CompiledDeck]:
@@ -172,6 +175,23 @@ def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[Compi
             _DECKS.pop(next(iter(_DECKS)))
         _DECKS[url] = (state, sell, buy)
     return sell, buy
+
+
+def prepare_decks(engine: Engine) -> dict[str, float] | None:
+    """Compile the store's decks for rating and save them (``lcr.store.deck_cache``) unless they
+    are saved already: a deck import ends with it, so that CDR imports, API batches and re-rates
+    after it find them ready instead of compiling millions of rate rows on their first batch.
+    The phases' seconds (rates, compile, save decks) when it compiled; None when nothing was to do."""
+    timings: dict[str, float] = {}
+    with _PREPARE_LOCK, engine.connect() as conn:  # uploads in a row: the second finds the first's work
+        if deck_cache.saved(conn, deck_cache.cache_key(_decks_key(conn))):
+            return None
+        compiled_decks(conn, _Clock(timings))
+        conn.commit()
+    return timings
+
+
+_PREPARE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)

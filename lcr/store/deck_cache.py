@@ -187,6 +187,11 @@ def read_mapped(path: Path) -> dict[str, CompiledDeck] | None:
 
 # --- the table ---------------------------------------------------------------------------------
 
+def saved(conn: Connection, key: str) -> bool:
+    """Whether the store holds decks under ``key``."""
+    return conn.execute(select(compiled_decks.c.key).where(compiled_decks.c.key == key)).first() is not None
+
+
 def load(conn: Connection, key: str) -> tuple[CompiledDeck, CompiledDeck] | None:
     """(sell, buy) saved under ``key``, or None: from this machine's copy of the row when it has
     one, else from the row (and the copy written for the next process)."""

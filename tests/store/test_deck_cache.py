@@ -23,7 +23,7 @@ from lcr.store.cdrs import import_cdr_file
 from lcr.store.db import writing
 from lcr.store.imports import import_deck
 from lcr.store.parties import add_carrier, add_customer
-from lcr.store.schema import compiled_decks
+from lcr.store.schema import cdrs, compiled_decks
 from tests.world import load_sample_world
 
 HEADER = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
@@ -76,30 +76,45 @@ def test_a_fresh_process_rates_from_the_saved_decks(world, tmp_path: Path, compi
     assert len(compiles) == 2  # read back, not compiled
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        "deck",  # a customer deck import: the new rate must be used
-        "carrier",  # a new carrier (owner names are joined into the decks)
-        "customer",  # a new customer
-    ],
-)
-def test_a_deck_or_owner_change_compiles_afresh(world, tmp_path: Path, compiles: list[int], change: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_deck_import_compiles_afresh(world, tmp_path: Path, compiles: list[int]) -> None:  # type: ignore[no-untyped-def]
     a, b = calls(tmp_path, "v-1", "v-2")
     assert fresh_import(world, a) == {"globex": 60_000}
-    if change == "deck":
-        deck = tmp_path / "globex_delta.csv"
-        deck.write_text("prefix,destination,rate,effective_date,first_interval,next_interval\n"
-                        "4915,Germany Mobile,0.1200,2026-11-02,60,1\n")
-        import_deck(world, deck, kind=OwnerKind.CUSTOMER, owner="globex", mode="delta")
-    with writing(world) as conn:
-        if change == "carrier":
-            add_carrier(conn, Carrier("zephyr", (Gateway("192.0.2.99", 5060),)))
-        if change == "customer":
-            add_customer(conn, Customer("initech"))
-    assert fresh_import(world, b) == {"globex": 120_000 if change == "deck" else 60_000}
+    deck = tmp_path / "globex_delta.csv"
+    deck.write_text("prefix,destination,rate,effective_date,first_interval,next_interval\n"
+                    "4915,Germany Mobile,0.1200,2026-11-02,60,1\n")
+    import_deck(world, deck, kind=OwnerKind.CUSTOMER, owner="globex", mode="delta")
+    assert fresh_import(world, b) == {"globex": 120_000}  # the new rate is used
     assert len(compiles) == 4  # compiled again after the change
     assert saved_rows(world) == 1  # the older row is gone
+
+
+@pytest.mark.parametrize("owner", ["carrier", "customer"])
+def test_an_owner_added_without_a_deck_leaves_the_decks_as_they_are(world, tmp_path: Path, compiles: list[int],  # type: ignore[no-untyped-def]
+                                                                    owner: str) -> None:
+    a, b = calls(tmp_path, "w-1", "w-2")
+    assert fresh_import(world, a) == {"globex": 60_000}
+    with writing(world) as conn:
+        if owner == "carrier":
+            add_carrier(conn, Carrier("zephyr", (Gateway("192.0.2.99", 5060),)))
+        else:
+            add_customer(conn, Customer("initech"))
+    assert fresh_import(world, b) == {"globex": 60_000}
+    assert len(compiles) == 2  # read back: nothing they were built from changed
+
+
+def test_a_new_owners_first_deck_compiles_afresh_with_its_name(world, tmp_path: Path, compiles: list[int]) -> None:  # type: ignore[no-untyped-def]
+    a, b = calls(tmp_path, "x-1", "x-2")
+    assert fresh_import(world, a) == {"globex": 60_000}
+    with writing(world) as conn:
+        add_carrier(conn, Carrier("zephyr", (Gateway("192.0.2.99", 5060),)))
+    deck = tmp_path / "zephyr.csv"
+    deck.write_text("prefix,destination,rate,effective_date\n4915,Germany Mobile,0.0001,2026-11-02\n")
+    import_deck(world, deck, kind=OwnerKind.CARRIER, owner="zephyr")
+    b.write_text(HEADER + "x-2,globex,zephyr,1,4915123456789,2026-11-03T10:00:00Z,,,60,ANSWERED\n")
+    assert fresh_import(world, b) == {"globex": 60_000}
+    assert len(compiles) == 4
+    with world.connect() as conn:
+        assert conn.execute(select(cdrs.c.buy_rate).where(cdrs.c.call_id == "x-2")).scalar_one() == 100
 
 
 def test_a_row_written_by_other_code_is_ignored(world, tmp_path: Path, compiles: list[int]) -> None:  # type: ignore[no-untyped-def]
@@ -260,3 +275,36 @@ def test_head_is_the_newest_migration_and_an_upgraded_store_opens_without_alembi
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def decks_ready(engine: Engine) -> bool:
+    """Whether the decks of the store as it is now are saved."""
+    with engine.connect() as conn:
+        return deck_cache.saved(conn, deck_cache.cache_key(store_cdrs._decks_key(conn)))
+
+
+def test_the_deck_import_command_leaves_the_decks_compiled_once(world, store_url: str, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                 compiles: list[int]) -> None:
+    from click.testing import CliRunner
+
+    from lcr.cli import main
+
+    assert not decks_ready(world)  # the sample world was imported without the command
+    decks = []
+    for day, rate in (("2026-11-02", "0.1200"), ("2026-11-05", "0.1300")):
+        decks.append(tmp_path / f"globex_{day}.csv")
+        decks[-1].write_text(f"prefix,destination,rate,effective_date,first_interval,next_interval\n"
+                             f"4915,Germany Mobile,{rate},{day},60,1\n")
+    runner = CliRunner()
+    out = runner.invoke(main, ["deck", "import", *map(str, decks), "--customer", "globex", "--mode", "delta",
+                               "--database-url", store_url], catch_exceptions=False).stdout
+    assert out.count("rating decks compiled for CDR imports") == 1  # after both files, not after each
+    assert len(compiles) == 2 and decks_ready(world)
+    (a,) = calls(tmp_path, "y-1")
+    assert fresh_import(world, a) == {"globex": 120_000}  # the first deck's rate, on 2026-11-03
+    assert len(compiles) == 2  # the import found them compiled
+
+    done = tmp_path / "processed" / decks[0].name  # several files: each moved aside with its report
+    again = runner.invoke(main, ["deck", "import", str(done), "--customer", "globex", "--mode", "delta",
+                                 "--database-url", store_url], catch_exceptions=False).stdout
+    assert "already imported" in again and "rating decks" not in again and len(compiles) == 2
