@@ -17,12 +17,18 @@ Measured, in the same run and database (every import a fresh process, as ``lcr c
 
 1. ``cold``: the 1,000,000-call file with no compiled decks saved in the store (the table
    ``compiled_decks`` emptied first), so the import loads every rate version, compiles both
-   sides and saves them (``lcr.store.deck_cache``): what the first import after a deck change
-   costs. The 20,000-call earlier file is imported before it (also cold);
-2. ``warm``: a second 1,000,000-call file (the same calls under new ids) into the store that
-   now holds the first, its decks read back from ``compiled_decks``: every later import until
-   the next deck or owner change;
-   for both, the phases (read, order = repeated call_ids dropped and the batch sorted by
+   sides and saves them (``lcr.store.deck_cache``): what the first import costs when no deck
+   import compiled them (the world is written straight into the store). The 20,000-call
+   earlier file is imported before it (also cold);
+2. ``deck``: ``lcr deck import`` of a vendor's rate notice (``vendor_change``: a delta deck of
+   every 100th code of the first carrier, 5 % cheaper from 60 days on), as the nightly job runs
+   it: the import, then the rating decks compiled and saved for the imports after it (the
+   command prints the phases: rates, compile, save decks);
+3. ``warm``: a second 1,000,000-call file (the same calls under new ids) into the store that
+   now holds the first: the first CDR import after that deck change, its decks read back from
+   ``compiled_decks`` (every CDR import after a deck import; only a store whose rates came by
+   another path imports ``cold``);
+   for ``cold`` and ``warm``, the phases (read, order = repeated call_ids dropped and the batch sorted by
    customer and start time, setup, rates = loading the rate versions, compile = ``compile_deck``
    of both sides, save decks = writing them to the store, cached decks = reading them back (this
    machine's memory-mapped copy, ``LCR_DECK_CACHE_DIR``); SQLite: stage = the scratch files
@@ -33,10 +39,10 @@ Measured, in the same run and database (every import a fresh process, as ``lcr c
    encoded; ledger, commit) and the child's peak RSS (its own VmHWM:
    ``os.wait4``'s ru_maxrss would include this parent's, Linux
    keeps it across fork and exec); goal >= 200,000 CDRs/s;
-3. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
+4. ``cli``: ``lcr cdr import FILE3 --json`` (a third file, new ids again; warm): wall time and
    peak RSS of the command itself;
-4. ``again``: the first file once more (every call a duplicate, nothing charged);
-5. ``floor``: Polars reading the input CSV and writing the rated output (23 columns) as CSV,
+5. ``again``: the first file once more (every call a duplicate, nothing charged);
+6. ``floor``: Polars reading the input CSV and writing the rated output (23 columns) as CSV,
    no rating, no database, timed right after each database's cold import (the machine is
    shared: load average is printed beside every figure); the ratio import / floor is reported.
 

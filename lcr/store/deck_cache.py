@@ -2,15 +2,16 @@
 
 Compiling the decks of a store of millions of rate versions takes seconds (loading the rows,
 then ``compile_deck``); CDR imports run as fresh CLI processes, often several per hour against
-decks that change once a day. The first import after a change compiles both sides and saves
-them here as Arrow IPC bytes in one row of ``compiled_decks``; the next import of any process,
-on any machine, reads them back (about a second for 3 million rate rows) instead.
+decks that change once a day. A deck import ends by compiling both sides and saving them here
+as Arrow IPC bytes in one row of ``compiled_decks`` (``lcr.store.cdrs.prepare_decks``; a CDR
+import compiles them only when they are missing); every import of any process, on any
+machine, reads them back instead.
 
 The row's ``key`` is a hash of
 
-- the store's state the decks were built from (``state``: the store version, which every deck
-  import and every carrier or customer change bumps in its own transaction, the highest rate
-  id and the owners' ids and names), so any such change makes the row unreachable;
+- what the decks were built from (``state``, ``lcr.store.cdrs._decks_key``: the count and the
+  highest id of the deck imports, which alone write rate versions, and the ids and names of
+  the owners with decks), so a deck import makes the row unreachable;
 - ``CODE_TAG``: this file's ``FORMAT``, the Polars version, the fields of ``CompiledDeck``, the
   rate frame's schema (``lcr.model.RATE_FRAME_SCHEMA``) and the source of the modules defining
   ``CompiledDeck`` and ``compile_deck``, so a row written by other code is ignored.
