@@ -71,7 +71,7 @@ class CdrImportReport:
     unrated_reasons: dict[str, int] = field(default_factory=dict)
     problems: list[CdrProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # phase -> wall seconds (read, order, setup, rates, compile, save decks or cached decks, stage, rate,
+    # phase -> wall seconds (read, order, setup, compile (with the rates read), save decks or cached decks, stage, rate,
     # keys, insert, ledger, commit); not part of the JSON
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -121,6 +121,14 @@ class _Clock:
         self.t = now
 
 
+def _compiled_side(engine: Engine, kind: OwnerKind) -> CompiledDeck:
+    """One side's deck, its rates read on a connection of its own (the key is read again after
+    both sides: a deck import committed meanwhile keeps them from being saved)."""
+    with engine.connect() as conn:
+        rates = _owned(conn, kind)
+    return compile_deck(rates)
+
+
 # database URL -> (what the decks were built from, sell deck, buy deck): the last compiled decks
 # of each store, so a process importing many batches (the API, a loop of files) loads and
 # compiles millions of rate rows once per change instead of once per batch.
@@ -152,7 +160,7 @@ def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[Compi
     with _DECKS_LOCK:
         hit = _DECKS.get(url)
     if hit is not None and hit[0] == state:
-        clock.lap("rates")
+        clock.lap("cached decks")  # this process compiled or read them before
         return hit[1], hit[2]
     key = deck_cache.cache_key(state)
     saved = deck_cache.load(conn, key)
@@ -160,10 +168,10 @@ def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[Compi
         sell, buy = saved
         clock.lap("cached decks")
     else:
-        sell_rates, buy_rates = _owned(conn, OwnerKind.CUSTOMER), _owned(conn, OwnerKind.CARRIER)
-        clock.lap("rates")
-        sell, buy = compile_deck(sell_rates), compile_deck(buy_rates)
-        del sell_rates, buy_rates
+        with ThreadPoolExecutor(1) as pool:  # the sell side read and compiled beside the buy side
+            selling = pool.submit(_compiled_side, conn.engine, OwnerKind.CUSTOMER)
+            buy = compile_deck(_owned(conn, OwnerKind.CARRIER))
+            sell = selling.result()
         clock.lap("compile")
         # PostgreSQL reads each statement afresh: save only when no change committed meanwhile
         if _decks_key(conn) == state:

@@ -43,6 +43,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import Literal
@@ -227,31 +228,42 @@ def _read_row(conn: Connection, key: str) -> bytes | None:
 def save(conn: Connection, key: str, sell: CompiledDeck, buy: CompiledDeck) -> bool:
     """Keep (sell, buy) under ``key`` in place of any older row, in the caller's transaction
     (a savepoint: when the row cannot be written, the caller's transaction goes on without it),
-    and a local copy for the next process."""
-    blob = encode({"sell": sell, "buy": buy})
-    digest = hashlib.sha256(blob).hexdigest()
-    try:
-        with conn.begin_nested():
-            conn.execute(delete(compiled_decks).where(compiled_decks.c.key != key))
-            table = compiled_decks
-            row = {"key": key, "data": blob, "created_at": int(time.time()), "digest": digest}
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
+    and a local copy for the next process (written by a thread of its own meanwhile, under a
+    temporary name until the row's digest names it)."""
+    decks = {"sell": sell, "buy": buy}
+    folder = cache_dir()
+    with ThreadPoolExecutor(1) as pool:
+        staged = pool.submit(_stage_local, folder, _encoded(decks, local=True)) if folder is not None else None
+        blob = encode(decks)
+        digest = hashlib.sha256(blob).hexdigest()
+        try:
+            with conn.begin_nested():
+                conn.execute(delete(compiled_decks).where(compiled_decks.c.key != key))
+                table = compiled_decks
+                row = {"key": key, "data": blob, "created_at": int(time.time()), "digest": digest}
+                if conn.dialect.name == "postgresql":
+                    from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-                conn.execute(pg_insert(table).values(row).on_conflict_do_nothing(index_elements=["key"]))
-            else:
-                conn.execute(insert(table).prefix_with("OR IGNORE").values(row))
-    except SQLAlchemyError:
-        return False
+                    conn.execute(pg_insert(table).values(row).on_conflict_do_nothing(index_elements=["key"]))
+                else:
+                    conn.execute(insert(table).prefix_with("OR IGNORE").values(row))
+            written = True
+        except SQLAlchemyError:
+            written = False
+        tmp = staged.result() if staged is not None else None
     local = _local_path(digest)
-    if local is not None:
-        _write_local(local, _encoded({"sell": sell, "buy": buy}, local=True))
-    return True
+    if tmp is not None and written and local is not None:
+        _publish(tmp, local)
+    elif tmp is not None:
+        tmp.unlink(missing_ok=True)
+    return written
 
 
 # --- this machine's copies ---------------------------------------------------------------------
 
 _SUFFIX = ".lcrdecks"
+_STAGING = ".tmp-"  # a copy being written
+STAGING_ABANDONED_S = 3600  # a copy being written for longer was left by a process that died
 LOCAL_KEPT = 3  # newest files kept in the directory (several stores may share it; ~700 MB each for 3M rate rows)
 
 
@@ -276,14 +288,44 @@ def _local_path(digest: str | None) -> Path | None:
 def _write_local(path: Path, parts: list[bytes | memoryview]) -> None:
     """The file ``path`` of ``parts``, written whole or not at all (a temporary name, then renamed).
     Best effort: a directory that cannot be written only costs the next process a database read."""
+    tmp = _stage_local(path.parent, parts)
+    if tmp is not None:
+        _publish(tmp, path)
+
+
+def _stage_local(folder: Path, parts: list[bytes | memoryview]) -> Path | None:
+    """``parts`` written to a new temporary file in ``folder`` (None when it cannot be written)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", suffix=_SUFFIX, delete=False) as tmp:
-            for part in parts:
-                tmp.write(part)
-        os.replace(tmp.name, path)
-        kept = sorted(path.parent.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in kept[LOCAL_KEPT:]:
-            old.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=_STAGING, suffix=_SUFFIX, delete=False) as tmp:
+            try:
+                for part in parts:
+                    tmp.write(part)
+            except OSError:
+                Path(tmp.name).unlink(missing_ok=True)
+                raise
+        return Path(tmp.name)
     except OSError:
+        return None
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """The staged file ``tmp`` renamed to ``path``; only the newest ``LOCAL_KEPT`` copies kept."""
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
         return
+    copies: list[tuple[float, Path]] = []
+    staging: list[tuple[float, Path]] = []
+    for p in path.parent.glob(f"*{_SUFFIX}"):
+        try:
+            (staging if p.name.startswith(_STAGING) else copies).append((p.stat().st_mtime, p))
+        except OSError:  # removed meanwhile by another process
+            continue
+    abandoned = [p for mtime, p in staging if mtime < time.time() - STAGING_ABANDONED_S]
+    for old in [p for _, p in sorted(copies, reverse=True)[LOCAL_KEPT:]] + abandoned:
+        try:  # another process's copy being written is left alone, a dead process's is not
+            old.unlink(missing_ok=True)
+        except OSError:
+            continue

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -208,6 +209,23 @@ def test_the_local_directory_keeps_the_newest_copies(tmp_path: Path, monkeypatch
     # the file just written always stays; of the rest, the newest
     assert len(kept) == deck_cache.LOCAL_KEPT and f"blob {deck_cache.LOCAL_KEPT + 2}".encode() in kept
     assert deck_cache._local_path("../../etc/passwd") is None
+
+
+def test_a_copy_being_written_is_left_alone_and_a_dead_processs_removed(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LCR_DECK_CACHE_DIR", str(tmp_path))
+    writing_now = deck_cache._stage_local(tmp_path, [b"half a copy"])  # another process, still writing
+    dead = deck_cache._stage_local(tmp_path, [b"left by a crash"])
+    assert writing_now is not None and dead is not None
+    old = time.time() - deck_cache.STAGING_ABANDONED_S - 60
+    os.utime(dead, (old, old))
+    for i in range(deck_cache.LOCAL_KEPT + 1):
+        blob = f"blob {i}".encode()
+        path = deck_cache._local_path(hashlib.sha256(blob).hexdigest())
+        assert path is not None
+        deck_cache._write_local(path, [blob])
+    assert writing_now.read_bytes() == b"half a copy" and not dead.exists()
+    assert len(list(tmp_path.glob("[!.]*"))) == deck_cache.LOCAL_KEPT
 
 
 def test_blob_round_trip_keeps_every_field(tmp_path: Path) -> None:
