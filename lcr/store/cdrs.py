@@ -192,10 +192,14 @@ def prepare_decks(engine: Engine) -> dict[str, float] | None:
     The phases' seconds (rates, compile, save decks) when it compiled; None when nothing was to do."""
     timings: dict[str, float] = {}
     with _PREPARE_LOCK, engine.connect() as conn:  # uploads in a row: the second finds the first's work
-        if deck_cache.saved(conn, deck_cache.cache_key(_decks_key(conn))):
+        key = deck_cache.cache_key(_decks_key(conn))
+        if deck_cache.saved(conn, key):
             return None
         compiled_decks(conn, _Clock(timings))
         conn.commit()
+        if deck_cache.saved(conn, key):  # a server's next batch maps the machine's copy (shared pages)
+            with _DECKS_LOCK:              # instead of this process keeping hundreds of MB of its own
+                _DECKS.pop(conn.engine.url.render_as_string(hide_password=False), None)
     return timings
 
 

@@ -318,6 +318,7 @@ def test_the_deck_import_command_leaves_the_decks_compiled_once(world, store_url
                                "--database-url", store_url], catch_exceptions=False).stdout
     assert out.count("rating decks compiled for CDR imports") == 1  # after both files, not after each
     assert len(compiles) == 2 and decks_ready(world)
+    assert not store_cdrs._DECKS  # saved: a server's next batch maps them rather than keep its own
     (a,) = calls(tmp_path, "y-1")
     assert fresh_import(world, a) == {"globex": 120_000}  # the first deck's rate, on 2026-11-03
     assert len(compiles) == 2  # the import found them compiled
