@@ -3,7 +3,8 @@
 Workload: a generated canonical deck of 1,000,000 rows (400,000 international codes, 600,000
 NPANXX 7-digit codes, 4-6 decimal rates) imported as a full deck into an empty store, then a
 second full deck of the same codes with 5% of the rates changed (effective later). Each import
-runs as ``lcr deck import`` in its own process, so wall time and peak RSS are the command's own.
+runs as ``lcr deck import`` in its own process, so wall time and peak RSS are the command's own
+(since 2026-11-24 they include compiling the rating decks, which the command does last).
 Goals: PostgreSQL <= 15 s, SQLite <= 20 s per import, peak RSS < 1.5 GB.
 
     python -m bench.deck_import [--rows 1000000] [--db sqlite|postgresql|both]
@@ -35,8 +36,8 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         text_out = out.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text_out}")
-    summary = [ln for ln in text_out.splitlines() if "New:" in ln]
-    return wall, usage.ru_maxrss / 1024, summary[-1] if summary else text_out.strip()[-200:]
+    summary = [ln.strip() for ln in text_out.splitlines() if "New:" in ln or ln.startswith("rating decks")]
+    return wall, usage.ru_maxrss / 1024, "; ".join(summary) if summary else text_out.strip()[-200:]
 
 
 def bench(db: str, deck1: Path, deck2: Path, workdir: Path) -> list[tuple[str, float, float]]:

@@ -33,3 +33,13 @@ def test_env_overrides_default(monkeypatch) -> None:  # type: ignore[no-untyped-
     monkeypatch.setenv("LCR_DATABASE_URL", "sqlite:////tmp/elsewhere.sqlite")
     assert config.database_url() == "sqlite:////tmp/elsewhere.sqlite"
     assert config.database_url("sqlite:///:memory:") == "sqlite:///:memory:"
+
+
+def test_only_the_cdr_import_keeps_polars_freed_pages() -> None:
+    import lcr
+
+    assert lcr._importing_cdrs(["lcr", "cdr", "import", "calls.csv"])
+    assert lcr._importing_cdrs(["/usr/lib/lcr/cli.py", "--database-url", "sqlite:///x", "cdr", "import", "a.csv"])
+    assert not lcr._importing_cdrs(["lcr", "deck", "import", "cdr"])
+    assert not lcr._importing_cdrs(["lcr", "cdr", "unrated"])
+    assert not lcr._importing_cdrs(["lcr", "serve"])
