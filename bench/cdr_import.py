@@ -241,7 +241,8 @@ def bench(db: str, world: RoutingInputs, files: dict[str, Path], work: Path, n: 
     from lcr.store.schema import compiled_decks
 
     env = dict(os.environ)
-    env.setdefault("_RJEM_MALLOC_CONF", POLARS_MALLOC_CONF)  # as lcr sets it: this module loads Polars first
+    # as lcr sets it for `lcr cdr import`: the child runs this module, which loads Polars first
+    env.setdefault("_RJEM_MALLOC_CONF", POLARS_MALLOC_CONF)
     out: dict[str, object] = {"db": db}
     with scratch_store(db, work, f"lcr_bench_cdr_{os.getpid()}") as url:
         env["LCR_DATABASE_URL"] = url
@@ -309,7 +310,10 @@ def deck_change(files: dict[str, Path], env: dict[str, str], db: str) -> dict[st
     carrier, received = files["deck_owner"].read_text().split()
     cmd = python_module("lcr.cli", "deck", "import", str(files["deck"]), "--carrier", carrier, "--mode", "delta",
                         "--received", received)
-    wall, rss, stdout, cpu = run(cmd, env)
+    own = dict(env)
+    if own.get("_RJEM_MALLOC_CONF") == POLARS_MALLOC_CONF and os.environ.get("_RJEM_MALLOC_CONF") is None:
+        del own["_RJEM_MALLOC_CONF"]  # lcr keeps Polars' own setting for a deck import
+    wall, rss, stdout, cpu = run(cmd, own)
     line = next((ln for ln in stdout.splitlines() if ln.startswith("rating decks compiled")), "(no compile line)")
     rows = sum(1 for _ in files["deck"].open()) - 1
     print(f"[{db}] lcr deck import of a {rows:,}-code rate notice for {carrier}: {wall:.2f} s wall, CPU {cpu:.2f} s, "
