@@ -189,7 +189,8 @@ def prepare_decks(engine: Engine) -> dict[str, float] | None:
     """Compile the store's decks for rating and save them (``lcr.store.deck_cache``) unless they
     are saved already: a deck import ends with it, so that CDR imports, API batches and re-rates
     after it find them ready instead of compiling millions of rate rows on their first batch.
-    The phases' seconds (rates, compile, save decks) when it compiled; None when nothing was to do."""
+    The phases' seconds (compile with the rates read, save decks) when it compiled; None when
+    nothing was to do."""
     timings: dict[str, float] = {}
     with _PREPARE_LOCK, engine.connect() as conn:  # uploads in a row: the second finds the first's work
         key = deck_cache.cache_key(_decks_key(conn))

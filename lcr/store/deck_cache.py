@@ -233,7 +233,7 @@ def save(conn: Connection, key: str, sell: CompiledDeck, buy: CompiledDeck) -> b
     decks = {"sell": sell, "buy": buy}
     folder = cache_dir()
     with ThreadPoolExecutor(1) as pool:
-        staged = pool.submit(_stage_local, folder, _encoded(decks, local=True)) if folder is not None else None
+        staged = pool.submit(lambda: _stage_local(folder, _encoded(decks, local=True))) if folder is not None else None
         blob = encode(decks)
         digest = hashlib.sha256(blob).hexdigest()
         try:
