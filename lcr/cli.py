@@ -245,6 +245,22 @@ def deck_import(files: tuple[Path, ...], carrier_name: str | None, customer_name
     sys.exit(1 if outcome.rejected else 0)
 
 
+@deck.command("compile")
+@json_option
+@db_option
+@handles_errors
+def deck_compile(as_json: bool, database_url: str | None) -> None:
+    """Compile the rating decks for CDR imports now (lcr deck import does it after its files)."""
+    from lcr.inbox import decks_compiled
+    from lcr.store.cdrs import prepare_decks
+
+    timings = prepare_decks(_engine(database_url))
+    if as_json:
+        click.echo(json.dumps({"compiled": timings is not None, "seconds": timings or {}}))
+    else:
+        click.echo("rating decks already compiled" if timings is None else decks_compiled(timings))
+
+
 @deck.command("export")
 @click.option("--carrier", "carrier_name", default=None, metavar="NAME")
 @click.option("--customer", "customer_name", default=None, metavar="NAME")

@@ -68,12 +68,17 @@ class Outcome:
     def texts(self, *, rows: bool) -> list[str]:
         out = [f"lcr: {r}" if isinstance(r, LcrError) else r.to_text(rows=rows) for _, r in self.results]
         if self.decks is not None:
-            phases = ", ".join(f"{k} {v:.1f} s" for k, v in self.decks.items())
-            out.append(f"rating decks compiled for CDR imports in {sum(self.decks.values()):.1f} s ({phases})")
+            out.append(decks_compiled(self.decks))
         if self.decks_problem is not None:
             out.append(f"lcr: warning: the rating decks were not compiled ({self.decks_problem}); "
                        "the next CDR import compiles them")
         return out
+
+
+def decks_compiled(timings: dict[str, float]) -> str:
+    """The line that reports ``prepare_decks``'s work."""
+    phases = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    return f"rating decks compiled for CDR imports in {sum(timings.values()):.1f} s ({phases})"
 
 
 def load_mapping(decks_dir: Path) -> list[dict[str, str]]:

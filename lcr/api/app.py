@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from pathlib import Path
@@ -25,7 +30,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -126,17 +130,30 @@ def _served_by(handler: Callable[[Request], Awaitable[Response]]) -> type[APIRou
 
 
 def _prepare_rating(engine: Engine) -> None:
-    """The rating decks compiled after a deck upload (``prepare_decks``); a failure is logged, the
-    next CDR batch compiles them."""
-    from lcr.store.cdrs import prepare_decks
+    """The rating decks compiled after a deck upload, by ``lcr deck compile`` in a process of its
+    own at a lower CPU priority (nice 10): the server keeps answering routes and SIP first, and
+    the compile's memory (GBs for millions of rate versions) goes away with that process. A
+    failure is logged; the next CDR batch compiles them."""
+    env = {**os.environ, "LCR_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    command = [sys.executable, "-m", "lcr.cli", "deck", "compile"]
+    nice = shutil.which("nice")
+    if nice is not None:
+        command = [nice, "-n", "10", *command]
+    with _COMPILING:  # uploads in a row: the later one finds the work done, or does what is left
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("rating decks not compiled after a deck upload: %s", exc)
+            return
+    if done.returncode != 0:
+        log.warning("rating decks not compiled after a deck upload (exit %d): %s", done.returncode,
+                    done.stderr.strip()[-2000:])
+    else:
+        log.info("%s", done.stdout.strip())
 
-    try:
-        timings = prepare_decks(engine)
-    except SQLAlchemyError as exc:
-        log.warning("rating decks not compiled after a deck upload: %s", exc)
-        return
-    if timings is not None:
-        log.info("rating decks compiled in %.1f s", sum(timings.values()))
+
+COMPILE_TIMEOUT_S = 900
+_COMPILING = threading.Lock()
 
 
 def create_app(service: RouterService, *, auth: Auth, metrics: Metrics | None = None,

@@ -327,3 +327,17 @@ def test_the_deck_import_command_leaves_the_decks_compiled_once(world, store_url
     again = runner.invoke(main, ["deck", "import", str(done), "--customer", "globex", "--mode", "delta",
                                  "--database-url", store_url], catch_exceptions=False).stdout
     assert "already imported" in again and "rating decks" not in again and len(compiles) == 2
+
+
+def test_deck_compile_compiles_once(world, store_url: str, compiles: list[int]) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from lcr.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["deck", "compile", "--json", "--database-url", store_url], catch_exceptions=False)
+    doc = json.loads(first.stdout)
+    assert first.exit_code == 0 and doc["compiled"] is True and set(doc["seconds"]) == {"compile", "save decks"}
+    assert len(compiles) == 2 and decks_ready(world)
+    again = runner.invoke(main, ["deck", "compile", "--database-url", store_url], catch_exceptions=False)
+    assert again.stdout.strip() == "rating decks already compiled" and len(compiles) == 2
