@@ -141,22 +141,15 @@ def vendor_change(world: RoutingInputs, path: Path) -> tuple[str, str]:
     """A vendor's rate notice as a canonical delta deck at ``path``: every 100th code the first
     carrier has in force at ``WORLD_NOW``, 5 % cheaper from 60 days later (after every call of
     the files, so their charges do not move). Returns (carrier, received date)."""
-    from lcr.money import format_micro
+    from lcr.routing.inputs import in_force
+    from lcr.store.export import export_frame
 
     name = sorted(world.carrier_rates)[0]
-    now = pl.lit(WORLD_NOW)
-    live = world.carrier_rates[name].filter(
-        (pl.col("effective_from") <= now) & (pl.col("effective_to").is_null() | (pl.col("effective_to") > now))
-        & ~pl.col("blocked") & (pl.col("rate") >= 20)
-    ).sort("prefix").gather_every(100)
-    day = time.strftime("%Y-%m-%d", time.gmtime(WORLD_NOW + 60 * 86_400))
-    live.select(
-        "prefix", "destination",
-        pl.col("rate").map_elements(lambda r: format_micro(r * 95 // 100), return_dtype=pl.String).alias("rate"),
-        pl.lit(day).alias("effective_date"), "first_interval", "next_interval",
-        pl.col("connect_fee").map_elements(format_micro, return_dtype=pl.String).alias("connect_fee"),
-        pl.lit("Decrease").alias("change"),
-    ).write_csv(path)
+    live = world.carrier_rates[name].filter(in_force(WORLD_NOW) & ~pl.col("blocked") & (pl.col("rate") >= 20))
+    notice = live.sort("prefix").gather_every(100).with_columns(
+        pl.col("rate") * 95 // 100, pl.lit(WORLD_NOW + 60 * 86_400).alias("effective_from"),
+        pl.lit(None, pl.Int64).alias("effective_to"))
+    export_frame(notice).with_columns(pl.lit("Decrease").alias("change")).write_csv(path)
     return name, time.strftime("%Y-%m-%d", time.gmtime(WORLD_NOW))
 
 

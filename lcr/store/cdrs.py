@@ -137,6 +137,11 @@ _DECKS_LOCK = threading.Lock()
 _DECKS_KEPT = 2
 
 
+def _slot(engine: Engine) -> str:
+    """The store's key in ``_DECKS``: its URL."""
+    return engine.url.render_as_string(hide_password=False)
+
+
 def _decks_key(conn: Connection) -> tuple[object, ...]:
     """Changes with anything the compiled decks are built from: the rate versions, which only a
     deck import writes (with its ``deck_imports`` row, in one transaction: the count and the
@@ -155,7 +160,7 @@ def compiled_decks(conn: Connection, clock: _Clock | None = None) -> tuple[Compi
     """(sell, buy) decks compiled from every rate version in the store: from this process's
     cache, else from the store's (``lcr.store.deck_cache``), else compiled and saved there."""
     clock = clock or _Clock({})
-    url = conn.engine.url.render_as_string(hide_password=False)
+    url = _slot(conn.engine)
     state = _decks_key(conn)  # read before the rates: a deck import committed meanwhile only misses later
     with _DECKS_LOCK:
         hit = _DECKS.get(url)
@@ -200,7 +205,7 @@ def prepare_decks(engine: Engine) -> dict[str, float] | None:
         conn.commit()
         if deck_cache.saved(conn, key):  # a server's next batch maps the machine's copy (shared pages)
             with _DECKS_LOCK:              # instead of this process keeping hundreds of MB of its own
-                _DECKS.pop(conn.engine.url.render_as_string(hide_password=False), None)
+                _DECKS.pop(_slot(engine), None)
     return timings
 
 
@@ -671,7 +676,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
     server's CPU).
     """
     driver = conn.connection.driver_connection
-    rated: list[pl.DataFrame] = []
+    first: pl.DataFrame | None = None  # the first chunk, rated while the keys are stored
     copies: list[Future[None]] = []
     with ExitStack() as own:
         if early is not None:
@@ -689,7 +694,7 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
                 with engine.connect() as read:  # reads (and, after a deck change, saves the compiled decks)
                     rate = rater(read, clock)
                     read.commit()
-                rated.append(rate.rows(parts[0]))  # the first COPY's; the rest wait: the keys' server needs a core
+                first = rate.rows(parts[0])  # the first COPY's; the rest wait: the keys' server needs a core
                 clock.lap("rate")
             stored = keyed.result()
             clock.lap("keys")
@@ -706,9 +711,9 @@ def _pg_store(engine: Engine, conn: Connection, frame: pl.DataFrame, import_id: 
             # a large import's calls lie together in store order: the BRIN index finds them (schema.cdrs.bulk)
             marks = [pl.lit(import_id, pl.Int64).alias("import_id"), pl.lit(fresh >= BULK_MIN_CALLS).alias("bulk")]
             new = ~pl.col("call_id").is_in(stored.implode())  # the calls stored before are not rated, nor stored
-            for i, part in enumerate(parts):
-                if i < len(rated):
-                    calls = rated[i].filter(new) if stored.len() else rated[i]
+            for part in parts:
+                if first is not None:
+                    calls, first = (first.filter(new) if stored.len() else first), None
                 else:
                     calls = rate.rows(_sorted(part.filter(new) if stored.len() else part))
                 summary += _summary(calls)

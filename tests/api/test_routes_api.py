@@ -167,19 +167,14 @@ def test_fast_encoder_writes_what_answer_json_says(service) -> None:  # type: ig
 def test_a_deck_upload_leaves_the_rating_decks_compiled(service, client) -> None:  # type: ignore[no-untyped-def]
     import time
 
-    from lcr.store import deck_cache
-    from lcr.store.cdrs import _decks_key
+    from tests.store.helpers import decks_ready
 
-    def ready() -> bool:
-        with service.engine.connect() as conn:
-            return deck_cache.saved(conn, deck_cache.cache_key(_decks_key(conn)))
-
-    assert not ready()
+    assert not decks_ready(service.engine)
     body = b"prefix,destination,rate,effective_date\n44,UK,0.0011,2026-11-01\n"
     r = client.post("/v1/decks", data={"carrier": "acme", "mode": "delta", "received": "2026-11-20"},
                     files={"file": ("acme_uk.csv", body)})
     assert r.status_code == 201
     deadline = time.monotonic() + 30  # compiled after the answer, in the background
-    while not ready():
+    while not decks_ready(service.engine):
         assert time.monotonic() < deadline, "the rating decks were not compiled after the upload"
         time.sleep(0.05)

@@ -20,6 +20,15 @@ def table_dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
+def decks_ready(engine: Engine) -> bool:
+    """Whether the rating decks of the store as it is now are compiled and saved."""
+    from lcr.store import deck_cache
+    from lcr.store.cdrs import _decks_key
+
+    with engine.connect() as conn:
+        return deck_cache.saved(conn, deck_cache.cache_key(_decks_key(conn)))
+
+
 def sqlite_files_digest(url: str) -> str:
     """sha256 over the SQLite database file and its WAL, byte for byte."""
     path = Path(url.removeprefix("sqlite:///"))

@@ -25,6 +25,7 @@ from lcr.store.db import writing
 from lcr.store.imports import import_deck
 from lcr.store.parties import add_carrier, add_customer
 from lcr.store.schema import cdrs, compiled_decks
+from tests.store.helpers import decks_ready
 from tests.world import load_sample_world
 
 HEADER = "call_id,customer,carrier,src,dst,start_time,answer_time,end_time,billsec,disposition\n"
@@ -293,12 +294,6 @@ def test_head_is_the_newest_migration_and_an_upgraded_store_opens_without_alembi
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def decks_ready(engine: Engine) -> bool:
-    """Whether the decks of the store as it is now are saved."""
-    with engine.connect() as conn:
-        return deck_cache.saved(conn, deck_cache.cache_key(store_cdrs._decks_key(conn)))
 
 
 def test_the_deck_import_command_leaves_the_decks_compiled_once(world, store_url: str, tmp_path: Path,  # type: ignore[no-untyped-def]
